@@ -1,0 +1,93 @@
+"""Every connection setting, read from the environment with a documented default.
+
+The README's settings table is the user-facing copy of this module; keep them in step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+PROFILES = ("local", "services")
+SOURCES = ("live", "bundled")
+
+DEFAULTS: dict[str, str] = {
+    "YSH_PROFILE": "local",
+    "YSH_DATA_DIR": "data",
+    "YSH_PG_DSN": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "YSH_S3_ENDPOINT_URL": "",
+    "YSH_S3_BUCKET": "ysh-data",
+    "YSH_S3_PREFIX": "ysh",
+    "YSH_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "YSH_QDRANT_URL": "http://127.0.0.1:6333",
+    "YSH_OLLAMA_URL": "http://127.0.0.1:11434",
+    "YSH_CKAN_URL": "https://dadosabertos.aneel.gov.br",
+    "YSH_SOURCES": "live",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    data_dir: Path
+    pg_dsn: str
+    s3_endpoint_url: str
+    s3_bucket: str
+    s3_prefix: str
+    redis_url: str
+    qdrant_url: str
+    ollama_url: str
+    ckan_url: str
+    sources: str
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str:
+            return env.get(name) or DEFAULTS[name]
+
+        settings = cls(
+            profile=get("YSH_PROFILE"),
+            data_dir=Path(get("YSH_DATA_DIR")).absolute(),
+            pg_dsn=get("YSH_PG_DSN"),
+            s3_endpoint_url=env.get("YSH_S3_ENDPOINT_URL", DEFAULTS["YSH_S3_ENDPOINT_URL"]),
+            s3_bucket=get("YSH_S3_BUCKET"),
+            s3_prefix=env.get("YSH_S3_PREFIX", DEFAULTS["YSH_S3_PREFIX"]),
+            redis_url=get("YSH_REDIS_URL"),
+            qdrant_url=get("YSH_QDRANT_URL"),
+            ollama_url=get("YSH_OLLAMA_URL"),
+            ckan_url=get("YSH_CKAN_URL"),
+            sources=get("YSH_SOURCES"),
+        )
+        if settings.profile not in PROFILES:
+            raise ValueError(f"YSH_PROFILE must be one of {PROFILES}, got {settings.profile!r}")
+        if settings.sources not in SOURCES:
+            raise ValueError(f"YSH_SOURCES must be one of {SOURCES}, got {settings.sources!r}")
+        return settings
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def object_store_root(self) -> str:
+        """`s3://bucket/prefix` in the services profile, a folder URL in the local one."""
+        if self.profile == "services":
+            return f"s3://{self.s3_bucket}/{self.s3_prefix}".rstrip("/")
+        return (self.data_dir / "objects").as_uri()
+
+
+def redact_dsn(dsn: str) -> str:
+    """A DSN or URL fit for logs and error messages: the password is replaced by `***`."""
+    if "://" not in dsn:  # libpq key/value form
+        return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))

@@ -1,0 +1,86 @@
+"""`ysh migrate` on a brand-new database, twice, and what it refuses."""
+
+import shutil
+from datetime import date
+
+import psycopg
+import pytest
+
+from ysh_assets.cli import main
+from ysh_assets.warehouse.migrations import SQL_DIR, MigrationError, discover, migrate
+
+EXPECTED_TABLES = {
+    "aneel.datasets",
+    "aneel.generation_units",
+    "aneel.tariffs",
+    "aneel.certifications",
+    "products.products",
+    "products.solar_kits",
+    "products.kit_components",
+    "pipeline.ingestion_log",
+    "pipeline.data_quality_checks",
+    "pipeline.quarantine",
+    "audit.change_log",
+}
+
+CATALOG_SNAPSHOT = """
+SELECT n.nspname || '.' || c.relname, c.relkind::text, coalesce(pg_get_indexdef(c.oid), '')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname IN ('aneel', 'products', 'pipeline', 'audit')
+ORDER BY 1
+"""
+
+
+def snapshot(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(CATALOG_SNAPSHOT).fetchall()
+
+
+def test_migrations_apply_on_an_empty_database_and_are_a_no_op_the_second_time(empty_pg_dsn, capsys):
+    assert main(["migrate", "--dsn", empty_pg_dsn]) == 0
+    first_output = capsys.readouterr().out
+    assert f"{len(discover())} applied, 0 already applied" in first_output
+    after_first = snapshot(empty_pg_dsn)
+
+    report = migrate(empty_pg_dsn)
+    assert report.applied == []
+    assert len(report.already_applied) == len(discover())
+    assert report.partitions_created == 0
+    assert snapshot(empty_pg_dsn) == after_first
+
+    relations = {name: kind for name, kind, _ in after_first}
+    assert set(relations) >= EXPECTED_TABLES
+    for partitioned in ("pipeline.quarantine", "pipeline.data_quality_checks", "audit.change_log"):
+        assert relations[partitioned] == "p"  # range-partitioned parent
+        assert relations[f"{partitioned}_{date.today():%Y_%m}"] == "r"
+        assert relations[f"{partitioned}_default"] == "r"
+    assert relations["aneel.generation_units_sp"] == "r"
+
+    with psycopg.connect(empty_pg_dsn) as conn:
+        primary_keys = {
+            row[0]
+            for row in conn.execute("SELECT conrelid::regclass::text FROM pg_constraint WHERE contype = 'p'").fetchall()
+        }
+    assert primary_keys >= EXPECTED_TABLES
+
+
+def test_editing_an_applied_migration_is_refused(empty_pg_dsn, tmp_path):
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    migrate(empty_pg_dsn, sql_dir)
+    first = sorted(sql_dir.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="was changed after it was applied"):
+        migrate(empty_pg_dsn, sql_dir)
+
+
+def test_a_failing_migration_leaves_no_trace(empty_pg_dsn, tmp_path):
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    (sql_dir / "999_broken.sql").write_text("CREATE TABLE audit.half_done (id int);\nSELECT no_such_function();\n")
+    with pytest.raises(psycopg.errors.UndefinedFunction):
+        migrate(empty_pg_dsn, sql_dir)
+    with psycopg.connect(empty_pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('audit.half_done')").fetchone() == (None,)
+        versions = [v for (v,) in conn.execute("SELECT version FROM pipeline.schema_migrations").fetchall()]
+    assert 999 not in versions and len(versions) == len(discover())
