@@ -1,0 +1,407 @@
+"""Object store for raw files and parquet: any S3-compatible endpoint, or a local folder, one interface.
+
+Objects are content-addressed (`<asset>/<partition>/<sha256><suffix>`), streamed from and to disk
+(never whole in memory), and a partition's `_manifest.json` is written last: a reader either sees the
+previous complete object or the new complete object, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+import boto3
+import dagster as dg
+import polars as pl
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from pydantic import Field, PrivateAttr
+
+from ysh_assets.settings import redact_dsn
+
+_CHUNK = 1 << 20
+# Multipart transfers hold chunk size x concurrency in memory: 8 MB x 2 keeps a GB upload under ~20 MB.
+_TRANSFER = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20, max_concurrency=2)
+_SAFE_SEGMENT = re.compile(r"[^A-Za-z0-9._=-]")
+
+
+def safe_segment(value: str) -> str:
+    """One path segment from untrusted text (partition keys, file names): no separators, no `..`.
+
+    A changed value gets a short hash of the original appended, so two different inputs never collide.
+    """
+    cleaned = _SAFE_SEGMENT.sub("_", value).strip(".") or "_"
+    if cleaned != value:
+        cleaned = f"{cleaned[:80]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    return cleaned
+
+
+def sha256_of_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    last_modified: datetime | None = None
+    etag: str | None = None
+
+
+class ObjectStore(dg.ConfigurableResource):
+    """An S3 bucket/prefix (`s3://bucket/prefix`, any S3-compatible `endpoint_url`) or a folder (`file:///path`).
+
+    Keys are relative POSIX paths; `..` and absolute keys are refused, so untrusted names cannot escape
+    the root. AWS credentials come from the usual boto3 sources (AWS_ACCESS_KEY_ID, ...).
+    """
+
+    root: str = Field(description="s3://bucket/prefix or file:///absolute/folder")
+    endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, moto); empty for AWS")
+    region: str = Field(default="us-east-1")
+
+    _client: Any = PrivateAttr(default=None)
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    @property
+    def _bucket(self) -> str:
+        return urlsplit(self.root).netloc
+
+    @property
+    def _prefix(self) -> str:
+        return urlsplit(self.root).path.strip("/")
+
+    @property
+    def _folder(self) -> Path:
+        return Path(unquote(urlsplit(self.root).path))
+
+    def _s3(self):
+        if self._client is None:
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint_url or None,
+                region_name=self.region,
+                config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+            )
+        return self._client
+
+    @staticmethod
+    def _checked(key: str) -> str:
+        parts = PurePosixPath(key).parts
+        if not parts or key.startswith("/") or any(p in ("..", ".") for p in parts):
+            raise ValueError(f"object key {key!r} must be a relative path without '.' or '..' segments")
+        return key
+
+    def _s3_key(self, key: str) -> str:
+        return f"{self._prefix}/{self._checked(key)}" if self._prefix else self._checked(key)
+
+    def _path(self, key: str) -> Path:
+        return self._folder / self._checked(key)
+
+    def uri(self, key: str) -> str:
+        if self.is_s3:
+            return f"s3://{self._bucket}/{self._s3_key(key)}"
+        return self._path(key).as_uri()
+
+    def describe(self) -> str:
+        where = f" at {redact_dsn(self.endpoint_url)}" if self.endpoint_url else ""
+        return f"{self.root}{where}"
+
+    def ensure_ready(self) -> None:
+        """Creates the bucket or folder when missing (MinIO and moto start empty)."""
+        if not self.is_s3:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            return
+        try:
+            self._s3().head_bucket(Bucket=self._bucket)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            self._s3().create_bucket(Bucket=self._bucket)
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        if not self.is_s3:
+            path = self._path(key)
+            if not path.is_file():
+                return None
+            st = path.stat()
+            return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+        try:
+            head = self._s3().head_object(Bucket=self._bucket, Key=self._s3_key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(key, head["ContentLength"], head.get("LastModified"), head.get("ETag", "").strip('"'))
+
+    def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
+        """Streams a local file into the store (multipart on S3); a partial upload is never visible."""
+        if self.is_s3:
+            extra = {"ContentType": content_type} if content_type else None
+            self._s3().upload_file(str(path), self._bucket, self._s3_key(key), ExtraArgs=extra, Config=_TRANSFER)
+            return
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".partial-", delete=False) as tmp:
+            with path.open("rb") as source:
+                shutil.copyfileobj(source, tmp, _CHUNK)
+        os.replace(tmp.name, target)
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
+        if self.is_s3:
+            extra = {"ContentType": content_type} if content_type else {}
+            self._s3().put_object(Bucket=self._bucket, Key=self._s3_key(key), Body=data, **extra)
+            return
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".partial-", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, target)
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open(key) as handle:
+            return handle.read()
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        """A streaming reader; nothing is buffered beyond the current chunk."""
+        if not self.is_s3:
+            with self._path(key).open("rb") as handle:
+                yield handle
+            return
+        body = self._s3().get_object(Bucket=self._bucket, Key=self._s3_key(key))["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def download(self, key: str, path: Path) -> None:
+        if self.is_s3:
+            self._s3().download_file(self._bucket, self._s3_key(key), str(path), Config=_TRANSFER)
+        else:
+            shutil.copyfile(self._path(key), path)
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        """The object as a local file: the file itself for a folder store, a temporary copy for S3."""
+        if not self.is_s3:
+            yield self._path(key)
+            return
+        with tempfile.TemporaryDirectory(prefix="ysh-object-") as folder:
+            path = Path(folder) / safe_segment(PurePosixPath(key).name)
+            self.download(key, path)
+            yield path
+
+    def list_objects(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object under `prefix` in key order, paginated (S3 returns at most 1000 per page)."""
+        if not self.is_s3:
+            base = self._folder
+            folder = base / prefix if prefix else base
+            if not folder.exists():
+                return
+            keys = sorted(
+                p.relative_to(base).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and not p.name.startswith(".partial-")
+            )
+            for key in keys:
+                if start_after is None or key > start_after:
+                    info = self.stat(key)
+                    if info:
+                        yield info
+            return
+        strip = f"{self._prefix}/" if self._prefix else ""
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": strip + prefix}
+        if start_after:
+            kwargs["StartAfter"] = strip + start_after
+        for page in self._s3().get_paginator("list_objects_v2").paginate(**kwargs):
+            for item in page.get("Contents", []):
+                key = item["Key"][len(strip) :]
+                yield ObjectInfo(key, item["Size"], item.get("LastModified"), item.get("ETag", "").strip('"'))
+
+    def delete(self, key: str) -> None:
+        if self.is_s3:
+            self._s3().delete_object(Bucket=self._bucket, Key=self._s3_key(key))
+        else:
+            self._path(key).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """An asset output: a file on local disk to be stored as-is, with what is known of its source."""
+
+    path: Path
+    filename: str
+    content_type: str | None = None
+    sha256: str | None = None  # computed while streaming when the producer already knows it
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What the object store holds for one partition of an asset (read from its manifest)."""
+
+    key: str
+    sha256: str
+    size: int
+    filename: str
+    content_type: str | None
+    stored_at: str
+    source: dict[str, Any]
+    store: ObjectStore = field(repr=False, compare=False)
+
+    @contextmanager
+    def local_path(self) -> Iterator[Path]:
+        with self.store.local_path(self.key) as path:
+            yield path
+
+    @contextmanager
+    def open(self) -> Iterator[BinaryIO]:
+        with self.store.open(self.key) as handle:
+            yield handle
+
+    def manifest(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "store"}
+
+
+def _partition_path(context: dg.OutputContext | dg.InputContext, partition_key: str) -> str:
+    partitions_def = context.asset_partitions_def
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        keys = partitions_def.get_partition_key_from_str(partition_key).keys_by_dimension
+        return "/".join(f"{safe_segment(dim)}={safe_segment(value)}" for dim, value in sorted(keys.items()))
+    return safe_segment(partition_key)
+
+
+def _asset_prefix(context: dg.OutputContext | dg.InputContext, partition_key: str | None) -> str:
+    parts = [safe_segment(p) for p in context.asset_key.path]
+    if partition_key is not None:
+        parts.append(_partition_path(context, partition_key))
+    return "/".join(parts)
+
+
+class ObjectStoreIOManager(dg.ConfigurableIOManager):
+    """Raw files (RawFile, bytes) and parquet (polars DataFrame) in the object store.
+
+    Inputs load as StoredObject (call `.local_path()` or `.open()` to stream it) or, for parquet, as a
+    DataFrame; a multi-partition input of DataFrames is concatenated.
+    """
+
+    store: ObjectStore
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if context.has_asset_partitions and len(context.asset_partition_keys) != 1:
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: the object store stores one partition per run step; "
+                f"got {len(context.asset_partition_keys)} partitions"
+            )
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        with tempfile.TemporaryDirectory(prefix="ysh-out-") as scratch:
+            raw = self._as_raw_file(context, obj, Path(scratch))
+            stored, reused = self._store(context, raw, partition)
+        context.add_output_metadata(
+            {
+                "sha256": stored.sha256,
+                "bytes": dg.MetadataValue.int(stored.size),
+                "uri": dg.MetadataValue.path(self.store.uri(stored.key)),
+                "filename": stored.filename,
+                "already_stored": reused,
+                **{f"source_{k}": v for k, v in raw.source.items() if isinstance(v, str | int | float | bool)},
+            }
+        )
+
+    @staticmethod
+    def _as_raw_file(context: dg.OutputContext, obj: Any, scratch: Path) -> RawFile:
+        if isinstance(obj, RawFile):
+            return obj
+        name = context.asset_key.path[-1]
+        if isinstance(obj, bytes | bytearray):
+            path = scratch / name
+            path.write_bytes(obj)
+            return RawFile(path=path, filename=name)
+        if isinstance(obj, pl.DataFrame):
+            path = scratch / f"{name}.parquet"
+            obj.write_parquet(path)
+            return RawFile(path=path, filename=path.name, content_type="application/vnd.apache.parquet")
+        raise dg.DagsterInvariantViolationError(
+            f"ObjectStoreIOManager stores RawFile, bytes or polars.DataFrame, not {type(obj).__name__}"
+        )
+
+    def _store(self, context: dg.OutputContext, raw: RawFile, partition: str | None) -> tuple[StoredObject, bool]:
+        self.store.ensure_ready()
+        sha256, size = sha256_of_file(raw.path)
+        if raw.sha256 and raw.sha256 != sha256:
+            raise ValueError(f"{raw.filename}: file changed on disk after download (sha256 mismatch)")
+        prefix = _asset_prefix(context, partition)
+        key = f"{prefix}/{sha256}{''.join(PurePosixPath(raw.filename).suffixes)[-16:]}"
+        existing = self.store.stat(key)
+        reused = existing is not None and existing.size == size
+        if not reused:
+            self.store.put_file(key, raw.path, content_type=raw.content_type)
+        stored = StoredObject(
+            key=key,
+            sha256=sha256,
+            size=size,
+            filename=raw.filename,
+            content_type=raw.content_type,
+            stored_at=datetime.now(UTC).isoformat(),
+            source=dict(raw.source),
+            store=self.store,
+        )
+        manifest = json.dumps(stored.manifest(), default=str, indent=1).encode()
+        self.store.put_bytes(f"{prefix}/_manifest.json", manifest, content_type="application/json")
+        return stored, reused
+
+    def _read_manifest(self, context: dg.InputContext, partition: str | None) -> StoredObject | None:
+        key = f"{_asset_prefix(context, partition)}/_manifest.json"
+        if not self.store.exists(key):
+            return None
+        return StoredObject(**json.loads(self.store.get_bytes(key)), store=self.store)
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        partitions: list[str | None] = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        found = {p: self._read_manifest(context, p) for p in partitions}
+        objects = [o for o in found.values() if o is not None]
+        missing = [p for p, o in found.items() if o is None]
+        if context.dagster_type.typing_type in (pl.DataFrame, pl.LazyFrame):
+            if missing:  # like a table slice with no rows: partitions never materialized contribute nothing
+                context.log.warning(f"{len(missing)} partition(s) of {context.asset_key.to_user_string()} not stored")
+            frames = []
+            for stored in objects:
+                with stored.local_path() as path:
+                    frames.append(pl.read_parquet(path))
+            frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+            return frame.lazy() if context.dagster_type.typing_type is pl.LazyFrame else frame
+        if missing and len(partitions) == 1:
+            where = f" partition {missing[0]}" if missing[0] else ""
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}{where} has nothing stored in {self.store.describe()}"
+            )
+        if len(objects) != 1:
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: a raw-file input maps to exactly one partition, "
+                f"got {len(objects)}; use a partition mapping such as LastPartitionMapping"
+            )
+        return objects[0]

@@ -1,0 +1,149 @@
+"""PostgreSQL-only guarantees: the backend dying mid-COPY, migrated tables keep their types, mismatches fail."""
+
+import threading
+import uuid
+
+import dagster as dg
+import polars as pl
+import psycopg
+import pytest
+
+from ysh_assets.io_managers.frames import FrameStream
+from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
+
+KINDS = dg.StaticPartitionsDefinition(["inverter", "module"])
+
+
+def fetch(dsn: str, statement: str, params=()) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def test_backend_terminated_mid_copy_leaves_previous_partition_and_rerun_converges(pg_dsn):
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    io_manager = PostgresPolarsIOManager(dsn=pg_dsn)
+    terminated = threading.Event()
+
+    def build(rows: int, *, kill: bool):
+        @dg.asset(key=["public", table], partitions_def=KINDS, metadata={"partition_expr": "kind"})
+        def units(context: dg.AssetExecutionContext) -> FrameStream:
+            def batches():
+                for start in range(0, rows, 50_000):
+                    if kill and start == 100_000:
+                        # Kill the session that is running our COPY, from outside, as an operator or OOM would.
+                        killed = fetch(
+                            pg_dsn,
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name = 'ysh_assets' AND query ILIKE 'COPY%%' "
+                            "AND pid <> pg_backend_pid()",
+                        )
+                        assert killed == [(True,)]
+                        terminated.set()
+                    n = min(50_000, rows - start)
+                    yield pl.DataFrame({"kind": [context.partition_key] * n, "n": range(start, start + n)})
+
+            return FrameStream(batches())
+
+        return units
+
+    resources = {"io_manager": io_manager}
+    assert dg.materialize([build(1_000, kill=False)], resources=resources, partition_key="module").success
+    assert dg.materialize([build(2_000, kill=False)], resources=resources, partition_key="inverter").success
+
+    failed = dg.materialize(
+        [build(300_000, kill=True)], resources=resources, partition_key="module", raise_on_error=False
+    )
+    assert terminated.is_set()
+    assert not failed.success
+    counts = dict(fetch(pg_dsn, f"SELECT kind, count(*) FROM public.{table} GROUP BY kind"))
+    assert counts == {"module": 1_000, "inverter": 2_000}
+
+    assert dg.materialize([build(300_000, kill=False)], resources=resources, partition_key="module").success
+    counts = dict(fetch(pg_dsn, f"SELECT kind, count(*) FROM public.{table} GROUP BY kind"))
+    assert counts == {"module": 300_000, "inverter": 2_000}
+
+
+def certification_rows(kind: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "equipment_type": [kind, kind],
+            "certifier": ["INMETRO", "INMETRO"],
+            "manufacturer": ["Growatt", "Growatt"],
+            "model": ["NEO 800M-X", "NEO 1000M-X"],
+            "registration_id": ["019270/2024", "019271/2024"],
+            "registered_year": [2024, 2024],
+            "rated_power_w": [800.0, 1000.0],
+        }
+    )
+
+
+def certifications_asset(frame: pl.DataFrame):
+    @dg.asset(
+        key=["catalog", "certifications"],
+        partitions_def=KINDS,
+        metadata={"schema": "aneel", "partition_expr": "equipment_type"},
+    )
+    def certifications() -> pl.DataFrame:
+        return frame
+
+    return certifications
+
+
+def test_table_created_by_migrations_keeps_its_column_types(pg_dsn):
+    resources = {"io_manager": PostgresPolarsIOManager(dsn=pg_dsn)}
+    result = dg.materialize(
+        [certifications_asset(certification_rows("inverter"))], resources=resources, partition_key="inverter"
+    )
+    assert result.success
+    types = dict(
+        fetch(
+            pg_dsn,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'aneel' AND table_name = 'certifications'",
+        )
+    )
+    assert types["registered_year"] == "smallint"  # the frame had Int64: the table decides
+    assert types["rated_power_w"] == "numeric"
+    rows = fetch(pg_dsn, "SELECT model, rated_power_w::text FROM aneel.certifications ORDER BY model")
+    assert rows == [("NEO 1000M-X", "1000.00"), ("NEO 800M-X", "800.00")]
+    schema = result.get_asset_materialization_events()[0].materialization.metadata["dagster/column_schema"].value
+    assert {c.name: c.type for c in schema.columns}["rated_power_w"] == "numeric(12,2)"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.with_columns(colour=pl.lit("blue")), "columns not in the table: colour"),
+        (lambda f: f.drop("model"), "required (NOT NULL, no default) columns missing from the frame: model"),
+        (lambda f: f.with_columns(pl.col("registered_year").cast(pl.String)), "registered_year (String into smallint)"),
+    ],
+)
+def test_frame_that_does_not_fit_the_migrated_table_fails_clearly_and_writes_nothing(pg_dsn, change, message):
+    resources = {"io_manager": PostgresPolarsIOManager(dsn=pg_dsn)}
+    good = certifications_asset(certification_rows("module"))
+    assert dg.materialize([good], resources=resources, partition_key="module").success
+    before = fetch(pg_dsn, "SELECT * FROM aneel.certifications WHERE equipment_type = 'module' ORDER BY model")
+
+    bad = certifications_asset(change(certification_rows("module")))
+    result = dg.materialize([bad], resources=resources, partition_key="module", raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "SchemaMismatchError: frame does not fit table aneel.certifications" in failure
+    assert message in failure
+    after = fetch(pg_dsn, "SELECT * FROM aneel.certifications WHERE equipment_type = 'module' ORDER BY model")
+    assert after == before
+
+
+def test_unreachable_database_error_hides_the_password():
+    io_manager = PostgresPolarsIOManager(dsn="postgresql://ysh:s3cret-pw@127.0.0.1:1/warehouse", run_migrations=False)
+
+    @dg.asset
+    def anything() -> pl.DataFrame:
+        return pl.DataFrame({"a": [1]})
+
+    result = dg.materialize([anything], resources={"io_manager": io_manager}, raise_on_error=False)
+    assert not result.success
+    error = result.get_step_failure_events()[0].event_specific_data.error
+    text = error.to_string()
+    assert "s3cret-pw" not in text
+    assert "postgresql://ysh:***@127.0.0.1:1/warehouse" in text
