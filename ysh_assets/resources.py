@@ -1,0 +1,43 @@
+"""Profiles -> resources. Asset code never branches on the profile; it only names IO manager keys.
+
+IO manager keys: `io_manager` / `warehouse_io_manager` (tables), `object_store_io_manager` (raw files and
+parquet), `hot_cache_io_manager` (small lookups: Redis in front of the warehouse in `services`, the
+warehouse itself in `local`). Values that may hold a password (DSN, Redis URL) are passed as
+`dg.EnvVar` when set, so the Dagster UI shows the variable name, never the secret.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
+from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
+from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
+from ysh_assets.io_managers.redis_cache import RedisCacheIOManager
+from ysh_assets.settings import DEFAULTS, Settings
+
+
+def _secret_setting(name: str) -> str | dg.EnvVar:
+    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    if settings.profile == "services":
+        warehouse: Any = PostgresPolarsIOManager(dsn=_secret_setting("YSH_PG_DSN"))
+        store = ObjectStore(root=settings.object_store_root, endpoint_url=settings.s3_endpoint_url)
+        hot: Any = RedisCacheIOManager(url=_secret_setting("YSH_REDIS_URL"), warehouse=warehouse)
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        warehouse = DuckDBPolarsWarehouseIOManager(database=str(settings.duckdb_path))
+        store = ObjectStore(root=settings.object_store_root)
+        hot = warehouse
+    return {
+        "io_manager": warehouse,
+        "warehouse_io_manager": warehouse,
+        "hot_cache_io_manager": hot,
+        "object_store": store,
+        "object_store_io_manager": ObjectStoreIOManager(store=store),
+    }

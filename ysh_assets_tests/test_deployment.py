@@ -1,0 +1,116 @@
+"""The deployment files agree with the code: compose services and settings, dagster.yaml, definitions."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+
+from ysh_assets.settings import DEFAULTS, Settings, redact_dsn
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+ENV_EXAMPLE = dict(
+    line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines() if line and not line.startswith("#")
+)
+APP_SERVICES = ("user_code", "webserver", "daemon")
+
+
+def test_compose_has_every_service_with_healthchecks_and_named_volumes():
+    services = COMPOSE["services"]
+    assert set(services) == {"postgres", "redis", "minio", "qdrant", "ollama", *APP_SERVICES}
+    for name, service in services.items():
+        if name != "daemon":  # the daemon has no port to probe; Dagster reports its heartbeat in the UI
+            assert "healthcheck" in service, name
+    declared = set(COMPOSE["volumes"])
+    for service in services.values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            assert source in declared, f"{source} is not a named volume"
+
+
+def test_published_ports_are_bound_to_loopback_only():
+    published = [port for service in COMPOSE["services"].values() for port in service.get("ports", [])]
+    assert published
+    assert all(port.startswith("127.0.0.1:") for port in published), published
+
+
+def test_app_environment_sets_exactly_the_settings_the_code_reads():
+    for name in APP_SERVICES:
+        environment = COMPOSE["services"][name]["environment"]
+        ysh_keys = {key for key in environment if key.startswith("YSH_")}
+        assert ysh_keys == set(DEFAULTS), name
+        assert environment["YSH_PROFILE"] == "services"
+
+
+def test_compose_settings_resolve_to_the_services_they_name():
+    environment = COMPOSE["services"]["webserver"]["environment"]
+    resolved = {
+        key: re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: ENV_EXAMPLE.get(m[1], m[2] or ""), value)
+        for key, value in environment.items()
+    }
+    settings = Settings.from_env(resolved)
+    ports = {name: service.get("ports", []) for name, service in COMPOSE["services"].items()}
+    assert settings.pg_dsn.endswith("@postgres:5432/ysh")
+    assert "127.0.0.1:5432:5432" in ports["postgres"]
+    assert settings.s3_endpoint_url == "http://minio:9000" and "127.0.0.1:9000:9000" in ports["minio"]
+    assert settings.redis_url == "redis://redis:6379/0" and "127.0.0.1:6379:6379" in ports["redis"]
+    assert settings.qdrant_url == "http://qdrant:6333" and "127.0.0.1:6333:6333" in ports["qdrant"]
+    assert settings.ollama_url == "http://ollama:11434" and "127.0.0.1:11434:11434" in ports["ollama"]
+    assert settings.object_store_root == "s3://ysh-data/ysh"
+    assert environment["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://")
+    assert redact_dsn(settings.pg_dsn) == "postgresql://ysh:***@postgres:5432/ysh"
+
+
+def test_every_compose_variable_is_documented_in_env_example_and_no_secret_is_committed():
+    text = (ROOT / "docker-compose.yml").read_text()
+    required = {m[1] for m in re.finditer(r"\$\{(\w+)\}", text)}  # no default: .env must define it
+    assert required <= set(ENV_EXAMPLE), required - set(ENV_EXAMPLE)
+    for key, value in ENV_EXAMPLE.items():
+        if "PASSWORD" in key:
+            assert value.startswith("change-me"), key
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_dagster_yaml_storage_works_against_postgresql(pg_dsn, tmp_path, monkeypatch):
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    url = (
+        f"postgresql+psycopg2://{info.get('user', 'postgres')}@{info['host']}:{info.get('port', 5432)}/{info['dbname']}"
+    )
+    monkeypatch.setenv("DAGSTER_PG_URL", url)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
+
+        @dg.asset
+        def probe() -> None:
+            return None
+
+        result = dg.materialize([probe], instance=instance, resources={"io_manager": dg.mem_io_manager})
+        assert result.success
+        assert instance.get_run_by_id(result.run_id) is not None
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] >= 1
+
+
+@pytest.mark.parametrize("profile", ["local", "services"])
+def test_definitions_validate_in_both_profiles(profile, tmp_path):
+    env = {**os.environ, "YSH_PROFILE": profile, "YSH_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path)}
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "ysh_assets.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All code locations passed validation" in result.stdout + result.stderr
