@@ -1,0 +1,666 @@
+"""Streaming, typed parsing of the ANEEL open-data files (GD units and homologated tariffs).
+
+The published files are hostile in known ways (README of the reference data): the `.csv` URL serves a ZIP, the
+encoding changed from cp1252 to UTF-8 with BOM, headers changed names and positions across years, numbers use a
+decimal comma, dates carry `1900-…` sentinels. This module turns them into frames whose columns are exactly the
+`aneel.generation_units` / `aneel.tariffs` columns, and never drops a row silently: every data line is either
+loaded, quarantined (with the reason, the raw line and its 1-based line number) or, for GD units, skipped because
+its UF was not asked for.
+
+Speed comes from doing the per-row work in polars: the byte stream is cut into large blocks of whole lines,
+transcoded per block, parsed with all columns as text, then typed with vectorized expressions. A typing failure
+is "raw value present but typed value null"; the raw line text is only materialized for quarantined rows.
+"""
+
+from __future__ import annotations
+
+import bisect
+import codecs
+import csv
+import hashlib
+import zipfile
+from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+
+UFS: tuple[str, ...] = (
+    "AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA",
+    "PB", "PE", "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO",
+)  # fmt: skip
+QUARANTINE_SCHEMA = pl.Schema({"line_number": pl.Int64, "reason": pl.Utf8, "raw_record": pl.Utf8})
+
+ZIP_MAGIC = b"PK\x03\x04"
+_SNIFF_BYTES = 1 << 20
+_DATE_SENTINEL = "1900-"
+_ID_SPAN = 10**9  # GD.UF.NNN.NNN.NNN as one integer: UF index * 10^9 + the 9 digits
+
+
+class AneelFormatError(ValueError):
+    """The file cannot be read as the expected dataset at all (e.g. its header lacks the key columns)."""
+
+
+@dataclass(frozen=True)
+class _Col:
+    """One typed output column and where it comes from (`published` name and older aliases, any case)."""
+
+    name: str
+    published: str | None  # None: derived by this module, not read from the file
+    kind: str = "text"  # text | date | datetime_date | month | int16 | int32 | decimal
+    aliases: tuple[str, ...] = ()
+
+
+_GD = (
+    _Col("sig_uf", "SigUF"),
+    _Col("cod_empreendimento", "CodEmpreendimento"),
+    _Col("dat_geracao_conjunto_dados", "DatGeracaoConjuntoDados", "date"),
+    _Col("anm_periodo_referencia", "AnmPeriodoReferencia", "month"),
+    _Col("num_cnpj_distribuidora", "NumCNPJDistribuidora"),
+    _Col("sig_agente", "SigAgente"),
+    _Col("nom_agente", "NomAgente"),
+    _Col("cod_classe_consumo", "CodClasseConsumo"),
+    _Col("dsc_classe_consumo", "DscClasseConsumo"),
+    _Col("cod_sub_grupo_tarifario", "CodSubGrupoTarifario"),
+    _Col("dsc_sub_grupo_tarifario", "DscSubGrupoTarifario"),
+    _Col("cod_uf_ibge", "CodUFibge", "int16"),
+    _Col("cod_regiao", "CodRegiao", "int16"),
+    _Col("nom_regiao", "NomRegiao"),
+    _Col("cod_municipio_ibge", "CodMunicipioIbge", "int32"),
+    _Col("nom_municipio", "NomMunicipio"),
+    _Col("cod_cep", "CodCEP"),
+    _Col("sig_tipo_consumidor", "SigTipoConsumidor"),
+    _Col("num_cpf_cnpj", "NumCPFCNPJ"),
+    _Col("nom_titular_empreendimento", "NomTitularEmpreendimento", aliases=("NomeTitularEmpreendimento",)),
+    _Col("dth_atualiza_cadastral_empreend", "DthAtualizaCadastralEmpreend", "sentinel_date"),
+    _Col("dth_atualiza_cadastral_sentinel", None),
+    _Col("sig_modalidade_empreendimento", "SigModalidadeEmpreendimento"),
+    _Col("dsc_modalidade_habilitado", "DscModalidadeHabilitado"),
+    _Col("qtd_uc_recebe_credito", "QtdUCRecebeCredito", "int32"),
+    _Col("sig_tipo_geracao", "SigTipoGeracao"),
+    _Col("dsc_fonte_geracao", "DscFonteGeracao"),
+    _Col("dsc_porte", "DscPorte"),
+    _Col("num_coord_n_empreendimento", "NumCoordNEmpreendimento", "decimal"),
+    _Col("num_coord_e_empreendimento", "NumCoordEEmpreendimento", "decimal"),
+    _Col("mda_potencia_instalada_kw", "MdaPotenciaInstaladaKW", "decimal"),
+    _Col("nom_sub_estacao", "NomSubEstacao"),
+    _Col("num_coord_e_sub", "NumCoordESub", "decimal"),
+    _Col("num_coord_n_sub", "NumCoordNSub", "decimal"),
+)
+
+_TARIFFS = (
+    _Col("dat_inicio_vigencia", "DatInicioVigencia", "date"),
+    _Col("tariff_key", None),
+    _Col("dat_fim_vigencia", "DatFimVigencia", "date"),
+    _Col("dat_geracao_conjunto_dados", "DatGeracaoConjuntoDados", "date"),
+    _Col("dsc_reh", "DscREH"),
+    _Col("sig_agente", "SigAgente"),
+    _Col("num_cnpj_distribuidora", "NumCNPJDistribuidora"),
+    _Col("dsc_base_tarifaria", "DscBaseTarifaria"),
+    _Col("dsc_sub_grupo", "DscSubGrupo"),
+    _Col("dsc_modalidade_tarifaria", "DscModalidadeTarifaria"),
+    _Col("dsc_classe", "DscClasse"),
+    _Col("dsc_sub_classe", "DscSubClasse"),
+    _Col("dsc_detalhe", "DscDetalhe"),
+    _Col("nom_posto_tarifario", "NomPostoTarifario"),
+    _Col("dsc_unidade_terciaria", "DscUnidadeTerciaria"),
+    _Col("sig_agente_acessante", "SigAgenteAcessante"),
+    _Col("vlr_tusd", "VlrTUSD", "decimal"),
+    _Col("vlr_te", "VlrTE", "decimal"),
+    _Col("vlr_tusd_rs_kwh", None),
+    _Col("vlr_te_rs_kwh", None),
+    _Col("is_tarifa_aplicacao", None),
+    _Col("is_scee", None),
+)
+
+GD_COLUMNS: list[str] = [c.name for c in _GD]
+TARIFF_COLUMNS: list[str] = [c.name for c in _TARIFFS]
+
+_GD_2026_31 = [
+    "DatGeracaoConjuntoDados",
+    "AnmPeriodoReferencia",
+    "NumCNPJDistribuidora",
+    "SigAgente",
+    "NomAgente",
+    "CodClasseConsumo",
+    "DscClasseConsumo",
+    "CodSubGrupoTarifario",
+    "DscSubGrupoTarifario",
+    "CodUFibge",
+    "SigUF",
+    "CodRegiao",
+    "NomRegiao",
+    "CodMunicipioIbge",
+    "NomMunicipio",
+    "CodCEP",
+    "SigTipoConsumidor",
+    "NumCPFCNPJ",
+    "NomTitularEmpreendimento",
+    "CodEmpreendimento",
+    "DthAtualizaCadastralEmpreend",
+    "SigModalidadeEmpreendimento",
+    "DscModalidadeHabilitado",
+    "QtdUCRecebeCredito",
+    "SigTipoGeracao",
+    "DscFonteGeracao",
+    "DscPorte",
+    "MdaPotenciaInstaladaKW",
+    "NomSubEstacao",
+    "NumCoordESub",
+    "NumCoordNSub",
+]
+_power_at = _GD_2026_31.index("MdaPotenciaInstaladaKW")
+GD_HEADER_VARIANTS: dict[str, list[str]] = {
+    "2026-31": _GD_2026_31,
+    "2026-33": [
+        *_GD_2026_31[:_power_at],
+        "NumCoordNEmpreendimento",
+        "NumCoordEEmpreendimento",
+        *_GD_2026_31[_power_at:],
+    ],
+    "2023": [
+        {"CodUFibge": "codUFibge", "CodRegiao": "codRegiao"}.get(n, n).replace("NomTitular", "NomeTitular")
+        for n in _GD_2026_31
+    ],
+}
+TARIFF_HEADER_VARIANTS: dict[str, list[str]] = {
+    "2010-2026": [
+        "DatGeracaoConjuntoDados",
+        "DscREH",
+        "SigAgente",
+        "NumCNPJDistribuidora",
+        "DatInicioVigencia",
+        "DatFimVigencia",
+        "DscBaseTarifaria",
+        "DscSubGrupo",
+        "DscModalidadeTarifaria",
+        "DscClasse",
+        "DscSubClasse",
+        "DscDetalhe",
+        "NomPostoTarifario",
+        "DscUnidadeTerciaria",
+        "SigAgenteAcessante",
+        "VlrTUSD",
+        "VlrTE",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    columns: tuple[_Col, ...]
+    variants: dict[str, list[str]]
+    expected: tuple[str, ...]  # published names every current file has: reported when missing
+    required: tuple[str, ...]  # output columns a row cannot be loaded without
+
+
+_GD_LAYOUT = _Layout(_GD, GD_HEADER_VARIANTS, tuple(GD_HEADER_VARIANTS["2026-31"]), ("sig_uf", "cod_empreendimento"))
+_TARIFF_LAYOUT = _Layout(
+    _TARIFFS,
+    TARIFF_HEADER_VARIANTS,
+    tuple(TARIFF_HEADER_VARIANTS["2010-2026"]),
+    ("dat_inicio_vigencia", "num_cnpj_distribuidora"),
+)
+
+
+@dataclass
+class ParsedBatch:
+    rows: pl.DataFrame  # typed, GD_COLUMNS or TARIFF_COLUMNS
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
+
+
+@dataclass
+class HeaderReport:
+    encoding: str
+    columns: list[str]  # as published
+    unknown_columns: list[str]
+    missing_columns: list[str]
+    variant: str  # a key of the *_HEADER_VARIANTS dicts, or 'custom'
+
+
+# --------------------------------------------------------------------------------------------- bytes and text
+
+
+def _cp1252_gap_to_latin1(err: UnicodeDecodeError) -> tuple[str, int]:
+    """cp1252 leaves 5 bytes undefined; ISO-8859-1 maps them to C1 controls. Keep them instead of failing."""
+    return err.object[err.start : err.end].decode("latin-1"), err.end
+
+
+codecs.register_error("ysh_cp1252_latin1", _cp1252_gap_to_latin1)
+
+
+def sniff_encoding(sample: bytes) -> str:
+    """'utf-8-sig' when the BOM is there, 'utf-8' when the sample decodes as UTF-8, else 'cp1252'."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    cut = sample.rfind(b"\n") + 1 or len(sample)  # never judge a multi-byte character cut by the sample end
+    try:
+        sample[:cut].decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _to_utf8(block: bytes, encoding: str) -> bytes:
+    if encoding != "cp1252" or block.isascii():
+        return block
+    return block.decode("cp1252", "ysh_cp1252_latin1").encode("utf-8")
+
+
+@contextmanager
+def open_published_file(path: str | Path) -> Iterator[BinaryIO]:
+    """Open a download as a binary stream of the CSV inside: a ZIP is detected by its magic bytes, not its name.
+
+    The GD units URL ends in `.csv` but serves a ZIP holding the one CSV; the member is inflated while read.
+    """
+    with open(path, "rb") as raw:
+        if raw.read(4) != ZIP_MAGIC:
+            raw.seek(0)
+            yield raw
+            return
+        raw.seek(0)
+        with zipfile.ZipFile(raw) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if not members:
+                raise AneelFormatError(f"{path}: ZIP without any file")
+            with archive.open(max(members, key=lambda m: m.file_size)) as member:
+                yield member
+
+
+def _line_blocks(stream: BinaryIO, first: bytes, block_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines (each ends with a newline), about `block_bytes` long."""
+    rest = first
+    while True:
+        data = stream.read(block_bytes)
+        if not data:
+            if rest:
+                yield rest if rest.endswith(b"\n") else rest + b"\r\n"
+            return
+        rest += data
+        cut = rest.rfind(b"\n") + 1
+        if cut and len(rest) >= block_bytes:
+            yield rest[:cut]
+            rest = rest[cut:]
+
+
+# --------------------------------------------------------------------------------------------- header
+
+
+def _header(stream: BinaryIO, layout: _Layout) -> tuple[HeaderReport, dict[str, int], bytes]:
+    """Read and map the header by name; returns the report, output column -> field index, and the bytes after it."""
+    sample = stream.read(_SNIFF_BYTES)
+    encoding = sniff_encoding(sample)
+    end = sample.find(b"\n")
+    if end < 0:
+        sample += stream.readline()
+        end = len(sample)
+    line = sample[:end].decode(encoding, "ysh_cp1252_latin1" if encoding == "cp1252" else "replace")
+    names = [n.strip() for n in next(csv.reader([line.strip("\r\n")], delimiter=";"))]
+    by_key = {alias.lower(): c for c in layout.columns for alias in (c.published, *c.aliases) if alias}
+    index: dict[str, int] = {}
+    unknown = []
+    for i, name in enumerate(names):
+        col = by_key.get(name.lower())
+        if col is None or col.name in index:
+            unknown.append(name)
+        else:
+            index[col.name] = i
+    known = {c.published.lower(): c.name for c in layout.columns if c.published}
+    missing = [name for name in layout.expected if known[name.lower()] not in index]
+    lowered = [n.lower() for n in names]
+    variant = next((v for v, cols in layout.variants.items() if [c.lower() for c in cols] == lowered), "custom")
+    report = HeaderReport(encoding, names, unknown, missing, variant)
+    absent = [c for c in layout.required if c not in index]
+    if absent:
+        raise AneelFormatError(f"header lacks required columns {absent}: {names}")
+    return report, index, sample[end + 1 :]
+
+
+# --------------------------------------------------------------------------------------------- block parsing
+
+
+@dataclass
+class _Block:
+    """Whole lines of the file as UTF-8 (`data`), the first of them being line `first_line` of the file."""
+
+    data: bytes
+    first_line: int
+    n_lines: int
+    _lines: list[bytes] | None = None
+
+    def line(self, line_number: int) -> str:
+        """Text of one line, for the rare rows that need it (quarantine, field-count checks)."""
+        if self._lines is None:
+            self._lines = self.data.split(b"\n")
+        return self._lines[line_number - self.first_line].rstrip(b"\r").decode("utf-8", "replace")
+
+
+def _utf8_blocks(stream: BinaryIO, rest: bytes, encoding: str, block_bytes: int) -> Iterator[_Block]:
+    """Blocks of whole lines transcoded to UTF-8. The next block is read, inflated and transcoded in a thread
+    while the caller parses the current one (polars releases the GIL): on 2 cores that hides most of the I/O."""
+
+    def produce(blocks: Iterator[bytes]) -> bytes | None:
+        block = next(blocks, None)
+        return None if block is None else _to_utf8(block, encoding)
+
+    blocks = _line_blocks(stream, rest, block_bytes)
+    first_line = 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(produce, blocks)
+        while (data := pending.result()) is not None:
+            pending = pool.submit(produce, blocks)
+            block = _Block(data, first_line, data.count(b"\n"))
+            yield block
+            first_line += block.n_lines
+
+
+def _split_line(line: str) -> list[str]:
+    return next(csv.reader([line], delimiter=";"), [])
+
+
+def _raw_fields(block: _Block, n_fields: int) -> pl.DataFrame:
+    """Text fields `c0..c<n>` and `_line_number` of each non-blank line; `_n_fields` is the line's field count.
+
+    Column `c<n_fields>` only catches surplus fields. Polars parses the block. A line with too few fields shows
+    as a null last field, which is also what an empty unquoted last field looks like: only those few lines are
+    re-split in Python to count exactly (blank lines are dropped there). If polars cannot parse the block (stray
+    quote) or its rows do not line up with the lines (quoted newline), every line is split in Python instead.
+    """
+    schema = {f"c{i}": pl.Utf8 for i in range(n_fields + 1)}
+    n_lines = block.n_lines
+    try:
+        fields = pl.read_csv(
+            block.data,
+            has_header=False,
+            separator=";",
+            quote_char='"',
+            schema=schema,
+            truncate_ragged_lines=True,
+            missing_columns="insert",
+            encoding="utf8-lossy",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        fields = None
+    line_numbers = pl.int_range(block.first_line, block.first_line + n_lines, dtype=pl.Int64)
+    if fields is None or fields.height != n_lines:
+        split = [_split_line(block.line(block.first_line + i)) for i in range(n_lines)]
+        rows = [[*(r + [None] * n_fields)[:n_fields], ";".join(r[n_fields:]) or None] for r in split]
+        fields = pl.DataFrame(rows, schema=schema, orient="row").with_columns(
+            _n_fields=pl.Series([len(r) for r in split], dtype=pl.Int32)
+        )
+    else:
+        suspect = (fields[f"c{n_fields}"].is_not_null() | fields[f"c{n_fields - 1}"].is_null()).arg_true()
+        counts = pl.repeat(n_fields, fields.height, dtype=pl.Int32, eager=True)
+        if len(suspect):
+            exact = [len(_split_line(block.line(block.first_line + i))) for i in suspect.to_list()]
+            counts = counts.scatter(suspect, exact)
+        fields = fields.with_columns(_n_fields=counts)
+    fields = fields.with_columns(_line_number=line_numbers)
+    return fields.filter(pl.col("_n_fields") > 0) if (fields["_n_fields"] == 0).any() else fields
+
+
+def _decimal(s: pl.Expr) -> pl.Expr:
+    """`1.234,56` / `32,50` / `,00` -> float. Without a comma the value is read as is (`.` decimal point)."""
+    with_comma = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return pl.when(s.str.contains(",", literal=True)).then(with_comma).otherwise(s).cast(pl.Float64, strict=False)
+
+
+def _typed(col: _Col, s: pl.Expr) -> pl.Expr:
+    if col.kind == "date":
+        return s.str.to_date("%Y-%m-%d", strict=False)
+    if col.kind == "sentinel_date":  # documented as a timestamp, published as a date; `1900-…` means unknown
+        date = s.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+        return pl.when(~s.str.starts_with(_DATE_SENTINEL)).then(date)
+    if col.kind == "month":
+        return ("01/" + s).str.to_date("%d/%m/%Y", strict=False)
+    if col.kind == "int16":
+        return s.cast(pl.Int16, strict=False)
+    if col.kind == "int32":
+        return s.cast(pl.Int32, strict=False)
+    if col.kind == "decimal":
+        return _decimal(s)
+    return s
+
+
+_KIND_WORD = {"date": "date", "sentinel_date": "date", "month": "month", "decimal": "number"}
+
+
+def _type_block(
+    raw: pl.DataFrame,
+    layout: _Layout,
+    header: HeaderReport,
+    index: dict[str, int],
+    from_text: dict[str, pl.Expr] | None = None,
+) -> pl.DataFrame:
+    """Typed columns of `layout` plus `_reason` (first problem of the row, null when loadable), `_line_number`.
+
+    Text is stripped of surrounding spaces (only in the columns where this batch has any: stripping every
+    column costs more than the whole typing) and empty text becomes null. `from_text` adds columns computed
+    from the cleaned text, before typing (e.g. the sentinel flag).
+    """
+    n_fields = len(header.columns)
+    source = {c.name: f"c{index[c.name]}" for c in layout.columns if c.name in index}
+    padded = raw.select(
+        [(pl.col(f).str.starts_with(" ") | pl.col(f).str.ends_with(" ")).any().alias(f) for f in source.values()]
+    ).row(0, named=True)
+    clean: dict[str, pl.Expr] = {}
+    for col in layout.columns:
+        if col.published is None:
+            continue
+        if col.name not in source:
+            clean[col.name] = pl.lit(None, pl.Utf8)
+            continue
+        s = pl.col(source[col.name])
+        if padded[source[col.name]]:
+            s = s.str.strip_chars(" ")
+        clean[col.name] = pl.when(s.str.len_bytes() > 0).then(s)
+    reasons = [
+        pl.when(pl.col("_n_fields") != n_fields).then(
+            pl.format("wrong field count: {} (header has {})", pl.col("_n_fields"), pl.lit(n_fields))
+        )
+    ]
+    for name in layout.required:
+        reasons.append(pl.when(pl.col(name).is_null()).then(pl.lit(f"missing {_published(header, index, name)}")))
+    typed = []
+    for col in layout.columns:
+        if col.published is None or col.kind == "text":
+            continue
+        value = _typed(col, pl.col(col.name))
+        label = f"bad {_KIND_WORD.get(col.kind, 'integer')} in {_published(header, index, col.name)}: "
+        fails = pl.col(col.name).is_not_null() & value.is_null()
+        if col.kind == "sentinel_date":
+            fails &= ~pl.col(col.name).str.starts_with(_DATE_SENTINEL)
+        reasons.append(pl.when(fails).then(pl.lit(label) + pl.col(col.name)))
+        typed.append(value.alias(col.name))
+    return (
+        raw.lazy()
+        .select(*[e.alias(n) for n, e in clean.items()], "_n_fields", "_line_number")
+        .with_columns(_reason=pl.coalesce(reasons), **(from_text or {}))
+        .with_columns(typed)
+        .collect()
+    )
+
+
+def _published(header: HeaderReport, index: dict[str, int], name: str) -> str:
+    """The column's name as this file publishes it, for quarantine reasons."""
+    if name in index:
+        return header.columns[index[name]]
+    return next(c.published for c in (*_GD, *_TARIFFS) if c.name == name and c.published)
+
+
+def _split(frame: pl.DataFrame, columns: list[str], blocks: list[_Block]) -> ParsedBatch:
+    """Loadable rows in `columns`, and the quarantined ones with their original line text."""
+    bad = frame.filter(pl.col("_reason").is_not_null())
+    starts = [b.first_line for b in blocks]
+    raw = [blocks[bisect.bisect_right(starts, n) - 1].line(n) for n in bad["_line_number"].to_list()]
+    quarantine = bad.select(line_number="_line_number", reason="_reason").with_columns(
+        raw_record=pl.Series(raw, dtype=pl.Utf8)
+    )
+    return ParsedBatch(frame.filter(pl.col("_reason").is_null()).select(columns), quarantine)
+
+
+# --------------------------------------------------------------------------------------------- GD units
+
+
+class _SeenUnitIds:
+    """Ids already loaded in this snapshot, in bounded memory: `GD.UF.NNN.NNN.NNN` as one uint64 (UF index times
+    10^9 plus the digits) in a sorted array, 8 bytes per unit (~38 MB for 4.7M units); odd-shaped ids in a set."""
+
+    def __init__(self) -> None:
+        self._sorted = np.empty(0, dtype=np.uint64)
+        self._other: set[tuple[str, str]] = set()
+
+    def first_seen(self, frame: pl.DataFrame) -> np.ndarray:
+        """Mask of rows whose (sig_uf, cod_empreendimento) was not seen before (nor earlier in `frame`)."""
+        code, uf = pl.col("cod_empreendimento"), pl.col("sig_uf")
+        shaped = (
+            (code.str.len_bytes() == 17)
+            & code.str.starts_with("GD.")
+            & (code.str.slice(3, 2) == uf)
+            & (code.str.slice(5, 1) + code.str.slice(9, 1) + code.str.slice(13, 1) == "...")
+        )
+        digits = code.str.slice(6).str.replace_all(".", "", literal=True).cast(pl.UInt64, strict=False)
+        uf_number = uf.replace_strict(UFS, list(range(len(UFS))), default=None, return_dtype=pl.UInt64)
+        keys = frame.select(key=pl.when(shaped).then(uf_number * _ID_SPAN + digits))["key"]
+        new = np.ones(frame.height, dtype=bool)
+        has_key = keys.is_not_null().to_numpy()
+        values = keys.drop_nulls().to_numpy()
+        if len(values):
+            _, first_at = np.unique(values, return_index=True)
+            fresh = np.zeros(len(values), dtype=bool)
+            fresh[first_at] = True
+            if len(self._sorted):
+                at = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
+                fresh &= self._sorted[at] != values
+            new[has_key] = fresh
+            added = np.sort(values[fresh])
+            self._sorted = np.sort(np.concatenate([self._sorted, added]), kind="stable")  # two sorted runs: linear
+        for i in np.flatnonzero(~has_key).tolist():
+            pair = (frame["sig_uf"][i], frame["cod_empreendimento"][i])
+            new[i] = pair not in self._other
+            self._other.add(pair)
+        return new
+
+
+class GdUnitsReader:
+    """Stream the GD units file as typed batches of at most `batch_rows` rows, in bounded memory.
+
+    Only rows of `ufs` are returned (all when None); rows of other UFs are counted in `rows_skipped`. Rows that
+    cannot be loaded come back in each batch's `quarantine`; after the iteration
+    `rows_read == rows_loaded + rows_quarantined + rows_skipped`. `header` is set once iteration started, or by
+    `open_header()`.
+    """
+
+    def __init__(self, path: str | Path, *, ufs: Collection[str] | None = None, batch_rows: int = 250_000):
+        self.path = Path(path)
+        self.ufs = None if ufs is None else frozenset(u.upper() for u in ufs)
+        self.batch_rows = batch_rows
+        self.block_bytes = max(1 << 12, min(batch_rows * 300, 32 << 20))  # ~300 bytes per published line
+        self.header: HeaderReport | None = None
+        self.rows_read = self.rows_loaded = self.rows_quarantined = self.rows_skipped = 0
+
+    def open_header(self) -> HeaderReport:
+        """Read only the header (one block), e.g. to report schema drift before loading."""
+        with open_published_file(self.path) as stream:
+            self.header, _, _ = _header(stream, _GD_LAYOUT)
+        return self.header
+
+    def __iter__(self) -> Iterator[ParsedBatch]:
+        self.rows_read = self.rows_loaded = self.rows_quarantined = self.rows_skipped = 0
+        seen = _SeenUnitIds()
+        with open_published_file(self.path) as stream:
+            self.header, index, rest = _header(stream, _GD_LAYOUT)
+            with closing(_utf8_blocks(stream, rest, self.header.encoding, self.block_bytes)) as blocks:
+                for block in blocks:
+                    raw = _raw_fields(block, len(self.header.columns))
+                    self.rows_read += raw.height
+                    for start in range(0, raw.height, self.batch_rows):
+                        batch = self._parse(raw.slice(start, self.batch_rows), block, index, seen)
+                        self.rows_loaded += batch.rows.height
+                        self.rows_quarantined += batch.quarantine.height
+                        yield batch
+
+    def _parse(self, raw: pl.DataFrame, block: _Block, index: dict[str, int], seen: _SeenUnitIds) -> ParsedBatch:
+        if self.ufs is not None:  # skip other UFs before typing; rows that cannot be assigned a UF stay
+            uf = pl.col(f"c{index['sig_uf']}").str.strip_chars(" ")
+            kept = raw.filter(uf.is_in(self.ufs) | ~uf.is_in(UFS) | (pl.col("_n_fields") != len(self.header.columns)))
+            self.rows_skipped += raw.height - kept.height
+            raw = kept
+        sentinel = pl.col("dth_atualiza_cadastral_empreend").str.starts_with(_DATE_SENTINEL).fill_null(False)
+        frame = _type_block(raw, _GD_LAYOUT, self.header, index, {"dth_atualiza_cadastral_sentinel": sentinel})
+        name_of = {c: self.header.columns[i] for c, i in index.items()}
+        unknown_uf = pl.lit(f"unknown {name_of['sig_uf']}: ") + pl.col("sig_uf")
+        frame = frame.with_columns(
+            _reason=pl.coalesce("_reason", pl.when(~pl.col("sig_uf").is_in(UFS)).then(unknown_uf))
+        )
+        loadable = frame["_reason"].is_null().arg_true()
+        repeated = np.zeros(frame.height, dtype=bool)
+        repeated[loadable.to_numpy()] = ~seen.first_seen(frame if len(loadable) == frame.height else frame[loadable])
+        duplicate = pl.lit(f"duplicate {name_of['cod_empreendimento']}: ") + pl.col("cod_empreendimento")
+        frame = frame.with_columns(_reason=pl.when(pl.Series(repeated)).then(duplicate).otherwise("_reason"))
+        return _split(frame, GD_COLUMNS, [block])
+
+
+# --------------------------------------------------------------------------------------------- tariffs
+
+_TARIFF_NATURAL_KEY = (
+    "num_cnpj_distribuidora",
+    "dat_inicio_vigencia",
+    "dsc_base_tarifaria",
+    "dsc_sub_grupo",
+    "dsc_modalidade_tarifaria",
+    "dsc_classe",
+    "dsc_sub_classe",
+    "dsc_detalhe",
+    "nom_posto_tarifario",
+    "dsc_unidade_terciaria",
+    "sig_agente_acessante",
+    "dsc_reh",
+)
+
+
+def tariff_key_text(frame: pl.DataFrame) -> pl.Series:
+    """The text hashed into `tariff_key`: natural-key fields joined by U+001F, nulls as ''; dates ISO.
+
+    Spelled out so the key can be recomputed elsewhere, e.g. in PostgreSQL as `md5(concat_ws(chr(31), ...))`.
+    """
+    return frame.select(
+        pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in _TARIFF_NATURAL_KEY], separator="\x1f")
+    ).to_series()
+
+
+def read_tariffs(path: str | Path, *, start_years: Collection[int] | None = None) -> tuple[ParsedBatch, HeaderReport]:
+    """Read the whole tariffs file (318k rows fit in memory), keeping rows whose start year is in `start_years`.
+
+    Values stay in the published unit (R$/MWh or R$/kW); `vlr_*_rs_kwh` are given where the unit is MWh.
+    `tariff_key` = md5 hex of `tariff_key_text`; a key repeated later in the file is quarantined.
+    """
+    with open_published_file(path) as stream:
+        header, index, rest = _header(stream, _TARIFF_LAYOUT)
+        with closing(_utf8_blocks(stream, rest, header.encoding, 32 << 20)) as stream_blocks:
+            blocks = list(stream_blocks)
+    frame = pl.concat([_type_block(_raw_fields(b, len(header.columns)), _TARIFF_LAYOUT, header, index) for b in blocks])
+    if start_years is not None:
+        in_years = pl.col("dat_inicio_vigencia").dt.year().is_in(list(start_years))
+        frame = frame.filter(pl.col("_reason").is_not_null() | in_years)
+    unit = pl.col("dsc_unidade_terciaria").str.to_lowercase()
+    in_mwh = unit.is_in(["mwh", "r$/mwh"])
+    md5 = [hashlib.md5(t.encode(), usedforsecurity=False).hexdigest() for t in tariff_key_text(frame).to_list()]
+    frame = frame.with_columns(
+        tariff_key=pl.Series(md5, dtype=pl.Utf8),
+        vlr_tusd_rs_kwh=pl.when(in_mwh).then(pl.col("vlr_tusd") / 1000),
+        vlr_te_rs_kwh=pl.when(in_mwh).then(pl.col("vlr_te") / 1000),
+        is_tarifa_aplicacao=(pl.col("dsc_base_tarifaria") == "Tarifa de Aplicação").fill_null(False),
+        is_scee=(pl.col("dsc_detalhe") == "SCEE").fill_null(False),
+    )
+    loadable = pl.col("_reason").is_null()
+    repeated = loadable & ~pl.col("tariff_key").is_first_distinct().over(loadable)
+    frame = frame.with_columns(
+        _reason=pl.when(repeated).then(pl.lit("duplicate tariff_key: ") + pl.col("tariff_key")).otherwise("_reason")
+    )
+    return _split(frame, TARIFF_COLUMNS, blocks), header
