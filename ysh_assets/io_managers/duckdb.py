@@ -21,6 +21,14 @@ from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
 from ysh_assets.io_managers.frames import FrameStream, WarehouseOutput, iter_write_slices, table_output_metadata
 
+DUCKDB_CONFIG = {"custom_user_agent": "dagster"}
+
+
+def duckdb_connect(database: str, connection_config: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Every connection of this process to the file uses one config: DuckDB refuses a second, different one."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(database, config={**DUCKDB_CONFIG, **(connection_config or {})})
+
 
 class TransactionalDuckDbClient(DuckDbClient):
     """Wraps delete-slice + insert in one DuckDB transaction: a failed write leaves the slice as it was.
@@ -30,12 +38,11 @@ class TransactionalDuckDbClient(DuckDbClient):
 
     def __init__(self, database: str, connection_config: Mapping[str, Any]):
         self._database = database
-        self._config = {"custom_user_agent": "dagster", **connection_config}
+        self._config = dict(connection_config)
 
     @contextmanager
     def connect(self, context, table_slice) -> Iterator[Any]:
-        Path(self._database).parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(self._database, config=self._config)
+        conn = duckdb_connect(self._database, self._config)
         try:
             conn.begin()
             yield conn

@@ -237,10 +237,14 @@ class ObjectStore(dg.ConfigurableResource):
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": strip + prefix}
         if start_after:
             kwargs["StartAfter"] = strip + start_after
-        for page in self._s3().get_paginator("list_objects_v2").paginate(**kwargs):
-            for item in page.get("Contents", []):
-                key = item["Key"][len(strip) :]
-                yield ObjectInfo(key, item["Size"], item.get("LastModified"), item.get("ETag", "").strip('"'))
+        try:
+            for page in self._s3().get_paginator("list_objects_v2").paginate(**kwargs):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(strip) :]
+                    yield ObjectInfo(key, item["Size"], item.get("LastModified"), item.get("ETag", "").strip('"'))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchBucket":  # nothing stored yet
+                raise
 
     def delete(self, key: str) -> None:
         if self.is_s3:
@@ -258,6 +262,7 @@ class RawFile:
     content_type: str | None = None
     sha256: str | None = None  # computed while streaming when the producer already knows it
     source: dict[str, Any] = field(default_factory=dict)
+    temporary: bool = False  # delete `path` once stored (a download spooled to disk)
 
 
 @dataclass(frozen=True)
@@ -318,19 +323,28 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
                 f"got {len(context.asset_partition_keys)} partitions"
             )
         partition = context.asset_partition_key if context.has_asset_partitions else None
+        if isinstance(obj, StoredObject):  # an earlier snapshot kept as this partition's: no copy, a new manifest
+            stored = self._write_manifest(context, partition, obj)
+            context.add_output_metadata(self._metadata(stored, reused=True, source=obj.source))
+            return
         with tempfile.TemporaryDirectory(prefix="ysh-out-") as scratch:
             raw = self._as_raw_file(context, obj, Path(scratch))
-            stored, reused = self._store(context, raw, partition)
-        context.add_output_metadata(
-            {
-                "sha256": stored.sha256,
-                "bytes": dg.MetadataValue.int(stored.size),
-                "uri": dg.MetadataValue.path(self.store.uri(stored.key)),
-                "filename": stored.filename,
-                "already_stored": reused,
-                **{f"source_{k}": v for k, v in raw.source.items() if isinstance(v, str | int | float | bool)},
-            }
-        )
+            try:
+                stored, reused = self._store(context, raw, partition)
+            finally:
+                if raw.temporary:
+                    raw.path.unlink(missing_ok=True)
+        context.add_output_metadata(self._metadata(stored, reused=reused, source=raw.source))
+
+    def _metadata(self, stored: StoredObject, *, reused: bool, source: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sha256": stored.sha256,
+            "bytes": dg.MetadataValue.int(stored.size),
+            "uri": dg.MetadataValue.path(self.store.uri(stored.key)),
+            "filename": stored.filename,
+            "already_stored": reused,
+            **{f"source_{k}": v for k, v in source.items() if isinstance(v, str | int | float | bool)},
+        }
 
     @staticmethod
     def _as_raw_file(context: dg.OutputContext, obj: Any, scratch: Path) -> RawFile:
@@ -370,9 +384,14 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
             source=dict(raw.source),
             store=self.store,
         )
+        return self._write_manifest(context, partition, stored), reused
+
+    def _write_manifest(self, context: dg.OutputContext, partition: str | None, stored: StoredObject) -> StoredObject:
+        """The commit point of a partition: written after its object is complete."""
         manifest = json.dumps(stored.manifest(), default=str, indent=1).encode()
+        prefix = _asset_prefix(context, partition)
         self.store.put_bytes(f"{prefix}/_manifest.json", manifest, content_type="application/json")
-        return stored, reused
+        return stored
 
     def _read_manifest(self, context: dg.InputContext, partition: str | None) -> StoredObject | None:
         key = f"{_asset_prefix(context, partition)}/_manifest.json"
@@ -405,3 +424,14 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
                 f"got {len(objects)}; use a partition mapping such as LastPartitionMapping"
             )
         return objects[0]
+
+
+def latest_stored(store: ObjectStore, asset_key: dg.AssetKey) -> StoredObject | None:
+    """The most recent partition's object of an asset stored by ObjectStoreIOManager (by partition key order,
+    which is date order for daily partitions), or None. Used to fall back on the last good snapshot and to
+    make conditional requests against what was downloaded last."""
+    prefix = "/".join(safe_segment(p) for p in asset_key.path) + "/"
+    manifests = [info.key for info in store.list_objects(prefix) if info.key.endswith("/_manifest.json")]
+    if not manifests:
+        return None
+    return StoredObject(**json.loads(store.get_bytes(max(manifests))), store=store)

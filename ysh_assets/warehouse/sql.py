@@ -1,0 +1,134 @@
+"""SQL access to the warehouse for what IO managers do not do: quarantine rows and asset-check queries.
+
+One resource, two engines (PostgreSQL in `services`, the DuckDB file in `local`), so asset and check code
+never branches on the profile. Statements use `%s` placeholders and SQL both engines accept.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import psycopg
+from psycopg import sql as pgsql
+
+from ysh_assets.io_managers.duckdb import duckdb_connect
+
+QUARANTINE_COLUMNS = ("asset_key", "partition_key", "run_id", "source", "line_number", "reason", "raw_record")
+
+# The local profile has no migrations: the quarantine table is created on first use, same columns.
+_DUCKDB_QUARANTINE_DDL = """
+CREATE SCHEMA IF NOT EXISTS pipeline;
+CREATE TABLE IF NOT EXISTS pipeline.quarantine (
+    quarantined_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    asset_key TEXT NOT NULL, partition_key TEXT, run_id TEXT, source TEXT,
+    line_number BIGINT, reason TEXT NOT NULL, raw_record TEXT
+);
+"""
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The warehouse as SQL: `dsn` for PostgreSQL, or `duckdb_path` for the local DuckDB file."""
+
+    dsn: str = ""
+    duckdb_path: str = ""
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self.dsn:
+            with psycopg.connect(self.dsn, application_name="ysh_assets_checks") as conn:
+                yield conn
+            return
+        conn = duckdb_connect(self.duckdb_path)
+        try:
+            conn.begin()
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _execute(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
+        if self.dsn:
+            return conn.execute(statement, params)
+        return conn.execute(statement.replace("%s", "?"), list(params))
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+        with self._connection() as conn:
+            cursor = self._execute(conn, statement, params)
+            names = [d[0] for d in cursor.description]
+            return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        frame = self.query(statement, params)
+        return frame.item() if frame.height else None
+
+    def table_exists(self, qualified: str) -> bool:
+        schema, table = qualified.split(".")
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (schema, table),
+            )
+        )
+
+    @contextmanager
+    def quarantine_writer(
+        self, asset_key: dg.AssetKey, partition_keys: Sequence[str], run_id: str, source: str
+    ) -> Iterator["QuarantineWriter"]:
+        """Replaces the quarantine rows of these partitions: old rows go, new rows are appended as they come.
+
+        One transaction: if the load fails (the generator feeding it is closed), the previous rows stay.
+        Rows whose partition could not be determined (partition_key null) are replaced as well, since
+        every run of the asset re-reads the whole source.
+        """
+        asset = asset_key.to_user_string()
+        with self._connection() as conn:
+            if not self.dsn:
+                conn.execute(_DUCKDB_QUARANTINE_DDL)
+            self._execute(
+                conn,
+                "DELETE FROM pipeline.quarantine WHERE asset_key = %s AND "
+                "(partition_key IS NULL OR partition_key IN (SELECT unnest(%s::text[])))",
+                (asset, list(partition_keys)),
+            )
+            yield QuarantineWriter(self, conn, asset, run_id, source)
+
+
+class QuarantineWriter:
+    def __init__(self, warehouse: Warehouse, conn: Any, asset: str, run_id: str, source: str):
+        self._warehouse, self._conn = warehouse, conn
+        self._asset, self._run_id, self._source = asset, run_id, source
+        self.rows = 0
+
+    def write(self, rows: pl.DataFrame, partition_key: pl.Expr | str | None) -> None:
+        """Appends rows with `line_number`, `reason`, `raw_record`; `partition_key` per row or for all."""
+        if rows.is_empty():
+            return
+        key = partition_key if isinstance(partition_key, pl.Expr) else pl.lit(partition_key, pl.String)
+        frame = rows.select(
+            asset_key=pl.lit(self._asset),
+            partition_key=key,
+            run_id=pl.lit(self._run_id),
+            source=pl.lit(self._source),
+            line_number="line_number",
+            reason="reason",
+            raw_record="raw_record",
+        )
+        if self._warehouse.dsn:
+            statement = pgsql.SQL("COPY pipeline.quarantine ({}) FROM STDIN (FORMAT csv)").format(
+                pgsql.SQL(", ").join(map(pgsql.Identifier, QUARANTINE_COLUMNS))
+            )
+            with self._conn.cursor().copy(statement) as copy:
+                copy.write(frame.write_csv(include_header=False).encode())
+        else:
+            self._conn.register("ysh_quarantine_batch", frame.to_arrow())
+            self._conn.execute(
+                f"INSERT INTO pipeline.quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM ysh_quarantine_batch"
+            )
+            self._conn.unregister("ysh_quarantine_batch")
+        self.rows += frame.height
