@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install test lint format dev migrate
+.PHONY: install test lint format dev migrate demo bench-gd-load
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed, found " + sys.version'
@@ -33,3 +33,14 @@ dev: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/ysh migrate
+
+# The daily ingestion chain offline: bundled real ANEEL samples served on loopback, local profile (DuckDB and
+# a folder under data/demo). Dagster's run log goes to data/demo/dagster.log; the summary to the terminal.
+demo: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME) data/demo
+	YSH_PROFILE=local YSH_SOURCES=bundled YSH_DATA_DIR=$(CURDIR)/data/demo $(BIN)/ysh daily 2> data/demo/dagster.log \
+		|| (tail -n 40 data/demo/dagster.log; exit 1)
+
+# Full-size GD load into PostgreSQL ($$YSH_PG_DSN) vs a plain COPY; prints the figures, asserts nothing.
+bench-gd-load: $(STAMP)
+	$(BIN)/ysh bench gd-load --rows $(or $(ROWS),4700000)

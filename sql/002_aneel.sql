@@ -11,8 +11,7 @@ CREATE TABLE IF NOT EXISTS aneel.datasets (
     format text,
     size_bytes bigint,
     last_modified timestamptz,
-    sha256 text,
-    etag text,
+    ckan_hash text,
     url text NOT NULL,
     PRIMARY KEY (snapshot_date, resource_id)
 );

@@ -1,8 +1,7 @@
-"""The `ysh` command: operator tasks that are not Dagster runs."""
-
-from __future__ import annotations
+"""The `ysh` command: operator tasks next to the Dagster UI."""
 
 import argparse
+import os
 import sys
 
 from ysh_assets.settings import Settings, redact_dsn
@@ -21,12 +20,80 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
+    ("aneel.datasets", "SELECT name, format, size_bytes, last_modified FROM aneel.datasets "
+     "ORDER BY snapshot_date DESC, name LIMIT 2"),
+    ("aneel.generation_units", "SELECT sig_uf, count(*) AS units, round(sum(mda_potencia_instalada_kw), 1) "
+     "AS installed_kw FROM aneel.generation_units GROUP BY sig_uf ORDER BY sig_uf"),
+    ("aneel.tariffs", "SELECT extract(year FROM dat_inicio_vigencia) AS start_year, count(*) AS tariff_rows "
+     "FROM aneel.tariffs GROUP BY 1 ORDER BY 1"),
+    ("aneel.tariffs_current", "SELECT sig_agente, dsc_sub_grupo, dsc_detalhe, dsc_unidade_terciaria, vlr_tusd, "
+     "vlr_te, vlr_te_rs_kwh FROM aneel.tariffs_current ORDER BY sig_agente, dsc_detalhe"),
+    ("pipeline.quarantine", "SELECT asset_key, partition_key, line_number, reason FROM pipeline.quarantine "
+     "ORDER BY asset_key, line_number"),
+)  # fmt: skip
+
+
+def _daily(args: argparse.Namespace) -> int:
+    """Runs the daily chain in this process and prints what it loaded and what the checks said."""
+    import dagster as dg
+    import polars as pl
+
+    from ysh_assets.automation import run_daily_sequence
+    from ysh_assets.definitions import defs, settings
+
+    print(f"profile={settings.profile} sources={settings.sources} data={settings.data_dir}")
+    with dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral() as instance:
+        results = run_daily_sequence(defs, instance)
+    failed = False
+    for result in results:
+        checks = [
+            e.asset_check_evaluation_data
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
+        passed = sum(c.passed for c in checks)
+        status = "ok" if result.success else "FAILED"
+        print(f"{result.job_def.name}: {status}; checks {passed}/{len(checks)} passed")
+        for check in checks:
+            if not check.passed:
+                name = f"{check.asset_key.to_user_string()}:{check.check_name}"
+                print(f"  check {name} did not pass ({check.severity.value})")
+        failed |= not result.success
+    warehouse = defs.resources["warehouse"]
+    with pl.Config(tbl_rows=40, tbl_cols=10, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+        for table, statement in SUMMARY_QUERIES:
+            if warehouse.table_exists(table):
+                print(f"\n{table}\n{warehouse.query(statement)}")
+    return 1 if failed else 0
+
+
+def _bench_gd_load(args: argparse.Namespace) -> int:
+    from ysh_assets.bench import gd_load
+
+    gd_load.run(args.rows, args.dsn or Settings.from_env().pg_dsn, keep=args.keep)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ysh", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
     migrate_cmd = commands.add_parser("migrate", help="apply missing sql/ migrations to the PostgreSQL warehouse")
     migrate_cmd.add_argument("--dsn", help="PostgreSQL URL (default: $YSH_PG_DSN)")
     migrate_cmd.set_defaults(handler=_migrate)
+
+    daily_cmd = commands.add_parser("daily", help="run the daily ingestion chain now, in this process")
+    daily_cmd.set_defaults(handler=_daily)
+
+    bench = commands.add_parser("bench", help="benchmarks (never part of the tests)").add_subparsers(
+        dest="benchmark", required=True
+    )
+    gd_cmd = bench.add_parser("gd-load", help="full-size GD units load vs a plain COPY into PostgreSQL")
+    gd_cmd.add_argument("--rows", type=int, default=4_700_000)
+    gd_cmd.add_argument("--dsn", help="PostgreSQL URL allowed to create a scratch database (default: $YSH_PG_DSN)")
+    gd_cmd.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    gd_cmd.set_defaults(handler=_bench_gd_load)
     return parser
 
 

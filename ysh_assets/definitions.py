@@ -2,9 +2,18 @@
 
 import dagster as dg
 
+from ysh_assets import automation
+from ysh_assets.aneel import definitions as aneel
 from ysh_assets.resources import build_resources
 from ysh_assets.settings import Settings
 
 settings = Settings.from_env()
 
-defs = dg.Definitions(resources=build_resources(settings))
+# DuckDB allows one writing process per file, so the local profile runs each run's steps in one process.
+executor = dg.in_process_executor if settings.profile == "local" else dg.multiprocess_executor
+
+defs = dg.Definitions.merge(
+    aneel.defs,
+    automation.defs,
+    dg.Definitions(resources=build_resources(settings), executor=executor),
+)

@@ -2,7 +2,8 @@
 
 IO manager keys: `io_manager` / `warehouse_io_manager` (tables), `object_store_io_manager` (raw files and
 parquet), `hot_cache_io_manager` (small lookups: Redis in front of the warehouse in `services`, the
-warehouse itself in `local`). Values that may hold a password (DSN, Redis URL) are passed as
+warehouse itself in `local`). Resources: `warehouse` (SQL for quarantine rows and checks), `object_store`,
+`aneel_portal`. Values that may hold a password (DSN, Redis URL) are passed as
 `dg.EnvVar` when set, so the Dagster UI shows the variable name, never the secret.
 """
 
@@ -13,11 +14,13 @@ from typing import Any
 
 import dagster as dg
 
+from ysh_assets.aneel.portal import AneelPortal
 from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.io_managers.redis_cache import RedisCacheIOManager
 from ysh_assets.settings import DEFAULTS, Settings
+from ysh_assets.warehouse.sql import Warehouse
 
 
 def _secret_setting(name: str) -> str | dg.EnvVar:
@@ -29,15 +32,19 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         warehouse: Any = PostgresPolarsIOManager(dsn=_secret_setting("YSH_PG_DSN"))
         store = ObjectStore(root=settings.object_store_root, endpoint_url=settings.s3_endpoint_url)
         hot: Any = RedisCacheIOManager(url=_secret_setting("YSH_REDIS_URL"), warehouse=warehouse)
+        sql = Warehouse(dsn=_secret_setting("YSH_PG_DSN"))
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         warehouse = DuckDBPolarsWarehouseIOManager(database=str(settings.duckdb_path))
         store = ObjectStore(root=settings.object_store_root)
         hot = warehouse
+        sql = Warehouse(duckdb_path=str(settings.duckdb_path))
     return {
         "io_manager": warehouse,
         "warehouse_io_manager": warehouse,
         "hot_cache_io_manager": hot,
         "object_store": store,
         "object_store_io_manager": ObjectStoreIOManager(store=store),
+        "warehouse": sql,
+        "aneel_portal": AneelPortal(base_url=settings.ckan_url, sources=settings.sources),
     }

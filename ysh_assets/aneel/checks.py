@@ -1,0 +1,167 @@
+"""Data-quality checks on the ANEEL tables, run as SQL in the warehouse (both profiles) over the partitions
+of the run, so a check never loads millions of rows into memory. A failure reports how many rows offend and
+a sample of them."""
+
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+import polars as pl
+
+from ysh_assets.aneel.assets import GENERATION_UNITS, TARIFF_YEARS, TARIFFS, UF_PARTITIONS, today_in_brazil
+from ysh_assets.warehouse.sql import Warehouse
+
+SAMPLE_ROWS = 5
+KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
+# Rows with the same values here describe the same tariff position; their validity windows must not overlap.
+TARIFF_POSITION = (
+    "num_cnpj_distribuidora, dsc_base_tarifaria, dsc_sub_grupo, dsc_modalidade_tarifaria, dsc_classe, "
+    "dsc_sub_classe, dsc_detalhe, nom_posto_tarifario, dsc_unidade_terciaria, sig_agente_acessante"
+)
+
+# IBGE's numeric code of each UF: the first two digits of its municipalities' codes.
+IBGE_UF_CODES = ", ".join(
+    f"('{uf}', '{code}')"
+    for uf, code in {
+        "RO": 11, "AC": 12, "AM": 13, "RR": 14, "PA": 15, "AP": 16, "TO": 17, "MA": 21, "PI": 22, "CE": 23,
+        "RN": 24, "PB": 25, "PE": 26, "AL": 27, "SE": 28, "BA": 29, "MG": 31, "ES": 32, "RJ": 33, "SP": 35,
+        "PR": 41, "SC": 42, "RS": 43, "MS": 50, "MT": 51, "GO": 52, "DF": 53,
+    }.items()
+)  # fmt: skip
+
+Scope = Callable[[dg.AssetCheckExecutionContext], tuple[str, list]]
+
+
+def uf_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list]:
+    """The UFs of the run (all 27 when the check runs on its own)."""
+    return "sig_uf IN (SELECT unnest(%s::text[]))", [list(context.op_execution_context.partition_keys)]
+
+
+def year_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list]:
+    """The validity-start years of the run."""
+    window = context.op_execution_context.partition_time_window
+    return "dat_inicio_vigencia >= %s AND dat_inicio_vigencia < %s", [window.start.date(), window.end.date()]
+
+
+def offending_rows_result(
+    warehouse: Warehouse, table: str, rows_sql: str, params: Sequence, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
+    """Passes when `rows_sql` (the offending rows) returns nothing; reports their count and a sample."""
+    if not warehouse.table_exists(table):
+        return dg.AssetCheckResult(passed=False, severity=severity, metadata={"error": f"{table} does not exist"})
+    count = warehouse.scalar(f"SELECT count(*) FROM ({rows_sql}) AS offending", params)
+    metadata: dict = {"offending_rows": count}
+    if count:
+        sample = warehouse.query(f"{rows_sql} LIMIT {SAMPLE_ROWS}", params)
+        metadata["sample"] = dg.MetadataValue.json(sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts())
+    return dg.AssetCheckResult(passed=count == 0, severity=severity, metadata=metadata)
+
+
+def sql_check(
+    *,
+    asset: dg.AssetKey,
+    partitions_def: dg.PartitionsDefinition,
+    name: str,
+    description: str,
+    scope: Scope,
+    rows_sql: str,
+    params: Callable[[], list] = list,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+) -> dg.AssetChecksDefinition:
+    """A check whose offending rows are `rows_sql` ({scope} is replaced by the run's partitions clause)."""
+    table = ".".join(asset.path)
+
+    @dg.asset_check(asset=asset, name=name, description=description, partitions_def=partitions_def)
+    def check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        clause, scope_params = scope(context)
+        statement = rows_sql.format(table=table, scope=clause)
+        return offending_rows_result(warehouse, table, statement, [*scope_params, *params()], severity)
+
+    return check
+
+
+generation_units_checks = [
+    sql_check(
+        asset=GENERATION_UNITS,
+        partitions_def=UF_PARTITIONS,
+        name="unique_unit_ids",
+        description="CodEmpreendimento is unique in the snapshot.",
+        scope=uf_scope,
+        rows_sql="SELECT cod_empreendimento, count(*) AS copies FROM {table} WHERE {scope} "
+        "GROUP BY cod_empreendimento HAVING count(*) > 1",
+    ),
+    sql_check(
+        asset=GENERATION_UNITS,
+        partitions_def=UF_PARTITIONS,
+        name="uf_matches_partition",
+        description="Each row's municipality (IBGE code, whose first two digits are the UF's) lies in the UF of "
+        "its partition. The UF inside CodEmpreendimento is not compared: it is the distributor's, and real "
+        "units cross UF borders (e.g. GD.AL codes in BA).",
+        scope=uf_scope,
+        rows_sql="SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} "
+        f"JOIN (VALUES {IBGE_UF_CODES}) AS ibge(uf, code) ON ibge.uf = sig_uf WHERE {{scope}} "
+        "AND substr(CAST(cod_municipio_ibge AS TEXT), 1, 2) <> ibge.code",
+    ),
+    sql_check(
+        asset=GENERATION_UNITS,
+        partitions_def=UF_PARTITIONS,
+        name="installed_kw_in_range",
+        description="Installed power is in (0, 5000] kW (micro and mini generation).",
+        scope=uf_scope,
+        rows_sql="SELECT cod_empreendimento, mda_potencia_instalada_kw FROM {table} WHERE {scope} "
+        "AND (mda_potencia_instalada_kw IS NULL OR mda_potencia_instalada_kw <= 0 "
+        "OR mda_potencia_instalada_kw > 5000)",
+    ),
+    sql_check(
+        asset=GENERATION_UNITS,
+        partitions_def=UF_PARTITIONS,
+        name="no_future_dates",
+        description="No publication, reference-month or registration date after today (America/Sao_Paulo).",
+        scope=uf_scope,
+        rows_sql="SELECT cod_empreendimento, dat_geracao_conjunto_dados, anm_periodo_referencia, "
+        "dth_atualiza_cadastral_empreend FROM {table} WHERE {scope} AND (dat_geracao_conjunto_dados > %s "
+        "OR anm_periodo_referencia > %s OR dth_atualiza_cadastral_empreend > %s)",
+        params=lambda: [today_in_brazil()] * 3,
+    ),
+]
+
+tariffs_checks = [
+    sql_check(
+        asset=TARIFFS,
+        partitions_def=TARIFF_YEARS,
+        name="values_not_negative",
+        description="TUSD and TE values are >= 0.",
+        scope=year_scope,
+        rows_sql="SELECT tariff_key, vlr_tusd, vlr_te FROM {table} WHERE {scope} AND (vlr_tusd < 0 OR vlr_te < 0)",
+    ),
+    sql_check(
+        asset=TARIFFS,
+        partitions_def=TARIFF_YEARS,
+        name="validity_end_not_before_start",
+        description="DatFimVigencia >= DatInicioVigencia.",
+        scope=year_scope,
+        rows_sql="SELECT tariff_key, dat_inicio_vigencia, dat_fim_vigencia FROM {table} WHERE {scope} "
+        "AND dat_fim_vigencia < dat_inicio_vigencia",
+    ),
+    sql_check(
+        asset=TARIFFS,
+        partitions_def=TARIFF_YEARS,
+        name="unit_known",
+        description=f"DscUnidadeTerciaria is one of {', '.join(KNOWN_TARIFF_UNITS)}.",
+        scope=year_scope,
+        rows_sql="SELECT tariff_key, dsc_unidade_terciaria FROM {table} WHERE {scope} "
+        "AND (dsc_unidade_terciaria IS NULL OR dsc_unidade_terciaria NOT IN (SELECT unnest(%s::text[])))",
+        params=lambda: [KNOWN_TARIFF_UNITS],
+    ),
+    sql_check(
+        asset=TARIFFS,
+        partitions_def=TARIFF_YEARS,
+        name="no_overlapping_validity",
+        description="Rows of the same tariff position (distributor, base, subgroup, modality, class, detail, "
+        "posto, unit) do not have overlapping validity windows. WARN: ANEEL republishes corrected windows.",
+        scope=year_scope,
+        rows_sql="SELECT tariff_key, dat_inicio_vigencia, previous_end FROM (SELECT tariff_key, dat_inicio_vigencia, "
+        f"lag(dat_fim_vigencia) OVER (PARTITION BY {TARIFF_POSITION} ORDER BY dat_inicio_vigencia) AS previous_end "
+        "FROM {table}) AS windows WHERE {scope} AND previous_end >= dat_inicio_vigencia",
+        severity=dg.AssetCheckSeverity.WARN,
+    ),
+]

@@ -1,0 +1,80 @@
+"""The ANEEL open-data portal as a Dagster resource: live, or the bundled real samples served on loopback.
+
+`YSH_SOURCES=bundled` starts the same CKAN-compatible server the tests use, in-process on 127.0.0.1, with
+the files in `ysh_assets/sample_data/aneel/`; assets then talk to it through the same client, so the
+offline demo exercises the real download, ZIP and encoding paths.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ysh_assets.aneel.ckan import (
+    ANEEL_BASE_URL,
+    GD_UNITS_PACKAGE_SLUG,
+    GD_UNITS_RESOURCE_ID,
+    TARIFFS_PACKAGE_SLUG,
+    TARIFFS_RESOURCE_ID,
+    CkanClient,
+)
+from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
+
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "sample_data" / "aneel"
+BUNDLED_GD_FILE = BUNDLED_DIR / "empreendimento-geracao-distribuida.csv"
+BUNDLED_TARIFFS_FILE = BUNDLED_DIR / "tarifas-homologadas-distribuidoras-energia-eletrica.csv"
+# Publication times of the bundled samples (their DatGeracaoConjuntoDados), so conditional requests behave
+# the same in every checkout whatever the files' mtimes.
+BUNDLED_PUBLISHED = {
+    "gd_units": datetime(2026, 8, 19, 10, 0, tzinfo=UTC),
+    "tariffs": datetime(2026, 9, 22, 10, 0, tzinfo=UTC),
+}
+
+
+@dataclass(frozen=True)
+class TrackedResource:
+    name: str  # gd_units | tariffs: names the raw asset `aneel/<name>_raw`
+    package: str  # CKAN package id or slug
+    resource_id: str
+
+
+class AneelPortal(dg.ConfigurableResource):
+    """Where ANEEL data comes from, and the client settings for reaching it."""
+
+    base_url: str = Field(default=ANEEL_BASE_URL, description="CKAN base URL (YSH_CKAN_URL)")
+    sources: str = Field(default="live", description="live, or bundled samples served on loopback (YSH_SOURCES)")
+    timeout_seconds: float = 120.0
+    max_attempts: int = 5
+    backoff_base_seconds: float = 2.0
+    gd_units_package: str = GD_UNITS_PACKAGE_SLUG
+    gd_units_resource: str = GD_UNITS_RESOURCE_ID
+    tariffs_package: str = TARIFFS_PACKAGE_SLUG
+    tariffs_resource: str = TARIFFS_RESOURCE_ID
+
+    def tracked(self) -> dict[str, TrackedResource]:
+        return {
+            "gd_units": TrackedResource("gd_units", self.gd_units_package, self.gd_units_resource),
+            "tariffs": TrackedResource("tariffs", self.tariffs_package, self.tariffs_resource),
+        }
+
+    @contextmanager
+    def client(self) -> Iterator[CkanClient]:
+        options = {
+            "timeout": self.timeout_seconds,
+            "max_attempts": self.max_attempts,
+            "backoff_base": self.backoff_base_seconds,
+        }
+        if self.sources != "bundled":
+            with CkanClient(self.base_url, **options) as client:
+                yield client
+            return
+        packages = [
+            gd_units_package(BUNDLED_GD_FILE, last_modified=BUNDLED_PUBLISHED["gd_units"]),
+            tariffs_package(BUNDLED_TARIFFS_FILE, last_modified=BUNDLED_PUBLISHED["tariffs"]),
+        ]
+        with CkanServer(packages) as server, CkanClient(server.base_url, **options) as client:
+            yield client

@@ -1,0 +1,223 @@
+"""Jobs, schedules and sensors.
+
+Dagster refuses one asset job over assets with different partitions definitions, so the daily ingestion is a
+chain of runs, one per partition family, in dependency order:
+
+1. `daily_full_ingestion` (02:00 America/Sao_Paulo) launches `aneel_snapshot_job` for today's partition:
+   the catalog and both raw files (conditional downloads).
+2. When it succeeds, `aneel_load_after_snapshot` launches `aneel_generation_units_job` as ONE single-run
+   range over the 27 UFs (the file is read once) and `aneel_tariffs_job` as one range over the years, each
+   only when the stored snapshot is newer than what was loaded (an unchanged file is not reloaded).
+3. `aneel_tariffs_current_job` follows the tariffs load (or runs straight away when tariffs were already
+   current, since "in force today" changes with the date).
+
+`hourly_incremental` checks the catalog and conditional responses every hour and launches step 1 only for
+the resources that changed; steps 2 and 3 follow the same way.
+"""
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from ysh_assets.aneel.assets import (
+    DATASETS,
+    GD_UNITS_RAW,
+    GENERATION_UNITS,
+    TARIFF_YEARS,
+    TARIFFS,
+    TARIFFS_RAW,
+    TIMEZONE,
+    UF_PARTITIONS,
+    today_in_brazil,
+)
+from ysh_assets.aneel.ckan import CkanError
+from ysh_assets.aneel.portal import AneelPortal
+from ysh_assets.io_managers.object_store import ObjectStore, latest_stored
+
+aneel_snapshot_job = dg.define_asset_job(
+    "aneel_snapshot_job",
+    selection=dg.AssetSelection.assets(DATASETS, GD_UNITS_RAW, TARIFFS_RAW),
+    tags={"ysh/source": "aneel"},
+    description="Today's ANEEL catalog and raw files (partition = snapshot day).",
+)
+aneel_generation_units_job = dg.define_asset_job(
+    "aneel_generation_units_job",
+    selection=dg.AssetSelection.assets(GENERATION_UNITS),
+    tags={"ysh/heavy": "true"},
+    description="Generation units by UF; run all UFs as one single-run range so the file is read once.",
+)
+aneel_tariffs_job = dg.define_asset_job(
+    "aneel_tariffs_job",
+    selection=dg.AssetSelection.assets(TARIFFS),
+    description="Tariffs by validity-start year; run the years as one single-run range.",
+)
+aneel_tariffs_current_job = dg.define_asset_job(
+    "aneel_tariffs_current_job",
+    selection=dg.AssetSelection.assets(["aneel", "tariffs_current"]),
+    description="The tariffs in force today, to Redis and the warehouse.",
+)
+
+
+def full_range_tags(partitions_def: dg.PartitionsDefinition) -> dict[str, str]:
+    keys = partitions_def.get_partition_keys()
+    return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+
+@dg.schedule(
+    name="daily_full_ingestion",
+    job=aneel_snapshot_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def daily_full_ingestion(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Starts the daily chain: today's snapshot; the loads follow (see the module docstring)."""
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    return dg.RunRequest(run_key=f"daily-{day}", partition_key=day, tags={"ysh/refresh": "daily"})
+
+
+@dg.schedule(
+    name="hourly_incremental",
+    job=aneel_snapshot_job,
+    cron_schedule="0 * * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def hourly_incremental(
+    context: dg.ScheduleEvaluationContext, aneel_portal: AneelPortal, object_store: ObjectStore
+) -> dg.RunRequest | dg.SkipReason:
+    """Launches a snapshot run only for resources whose catalog entry or conditional response moved."""
+    changed: dict[dg.AssetKey, str] = {}
+    unchanged: list[str] = []
+    try:
+        with aneel_portal.client() as client:
+            for tracked in aneel_portal.tracked().values():
+                raw_key = dg.AssetKey(["aneel", f"{tracked.name}_raw"])
+                previous = latest_stored(object_store, raw_key)
+                resource = client.resource(tracked.package, tracked.resource_id)
+                published = resource.last_modified.isoformat() if resource.last_modified else None
+                if previous is None:
+                    changed[raw_key] = "never downloaded"
+                elif published != previous.source.get("last_modified"):
+                    changed[raw_key] = f"catalog last_modified {previous.source.get('last_modified')} -> {published}"
+                elif client.probe(
+                    resource.url,
+                    etag=previous.source.get("etag"),
+                    last_modified=previous.source.get("http_last_modified"),
+                ):
+                    changed[raw_key] = "conditional GET: the file changed (ETag / Last-Modified moved)"
+                else:
+                    unchanged.append(f"{tracked.name}: unchanged since {previous.source.get('downloaded_at')}")
+    except CkanError as error:
+        return dg.SkipReason(f"ANEEL portal unreachable, nothing launched: {error}")
+    if not changed:
+        return dg.SkipReason("; ".join(unchanged))
+    hour = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%dT%H")
+    reasons = {key.to_user_string(): reason for key, reason in changed.items()}
+    context.log.info(f"changed: {reasons}")
+    return dg.RunRequest(
+        run_key=f"hourly-{hour}-{'-'.join(sorted(key.path[-1] for key in changed))}",
+        partition_key=today_in_brazil().isoformat(),
+        asset_selection=[DATASETS, *changed],
+        tags={"ysh/refresh": "hourly"},
+    )
+
+
+def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+    ).records
+    if not records:
+        return {}
+    return {name: value.value for name, value in records[0].asset_materialization.metadata.items()}
+
+
+def loads_behind(instance: dg.DagsterInstance, raw_key: dg.AssetKey, loaded_key: dg.AssetKey, partitions) -> bool:
+    """True when some partition of `loaded_key` was not loaded from the latest stored `raw_key` content."""
+    snapshot = _latest_metadata(instance, raw_key).get("sha256")
+    if snapshot is None:
+        return False
+    return any(
+        _latest_metadata(instance, loaded_key, partition).get("source_sha256") != snapshot
+        for partition in partitions.get_partition_keys()
+    )
+
+
+@dg.run_status_sensor(
+    name="aneel_load_after_snapshot",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[aneel_snapshot_job],
+    request_jobs=[aneel_generation_units_job, aneel_tariffs_job, aneel_tariffs_current_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def aneel_load_after_snapshot(context: dg.RunStatusSensorContext):
+    """Step 2 of the chain: load what the snapshot run brought that is not loaded yet."""
+    run_id = context.dagster_run.run_id
+    requests = []
+    for raw_key, loaded_key, job, partitions in (
+        (GD_UNITS_RAW, GENERATION_UNITS, aneel_generation_units_job, UF_PARTITIONS),
+        (TARIFFS_RAW, TARIFFS, aneel_tariffs_job, TARIFF_YEARS),
+    ):
+        if loads_behind(context.instance, raw_key, loaded_key, partitions):
+            tags = {**full_range_tags(partitions), "ysh/after_run": run_id}
+            requests.append(dg.RunRequest(run_key=f"{job.name}-{run_id}", job_name=job.name, tags=tags))
+        else:
+            context.log.info(f"{loaded_key.to_user_string()} already loaded from the latest snapshot: not reloaded")
+    if not any(r.job_name == aneel_tariffs_job.name for r in requests):
+        requests.append(
+            dg.RunRequest(
+                run_key=f"current-{run_id}", job_name=aneel_tariffs_current_job.name, tags={"ysh/after_run": run_id}
+            )
+        )
+    return requests
+
+
+@dg.run_status_sensor(
+    name="aneel_current_after_tariffs",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[aneel_tariffs_job],
+    request_job=aneel_tariffs_current_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def aneel_current_after_tariffs(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+    """Step 3 of the chain: the tariffs in force today, after a tariffs load."""
+    run_id = context.dagster_run.run_id
+    return dg.RunRequest(run_key=f"current-{run_id}", tags={"ysh/after_run": run_id})
+
+
+DAILY_SEQUENCE = (
+    (aneel_snapshot_job, None),
+    (aneel_generation_units_job, UF_PARTITIONS),
+    (aneel_tariffs_job, TARIFF_YEARS),
+    (aneel_tariffs_current_job, None),
+)
+
+
+def daily_sequence_tags(day: date | None = None) -> list[tuple[str, dict[str, str]]]:
+    """The daily chain as (job name, run tags), in order: what CI and `ysh daily` execute one after another."""
+    snapshot = {"dagster/partition": (day or today_in_brazil()).isoformat()}
+    return [
+        (job.name, snapshot if job is aneel_snapshot_job else full_range_tags(parts) if parts else {})
+        for job, parts in DAILY_SEQUENCE
+    ]
+
+
+def run_daily_sequence(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
+    """Executes the daily chain synchronously in this process, stopping at the first failed run."""
+    results = []
+    for job_name, tags in daily_sequence_tags():
+        result = definitions.resolve_job_def(job_name).execute_in_process(
+            instance=instance, tags=tags, raise_on_error=False
+        )
+        results.append(result)
+        if not result.success:
+            break
+    return results
+
+
+defs = dg.Definitions(
+    jobs=[aneel_snapshot_job, aneel_generation_units_job, aneel_tariffs_job, aneel_tariffs_current_job],
+    schedules=[daily_full_ingestion, hourly_incremental],
+    sensors=[aneel_load_after_snapshot, aneel_current_after_tariffs],
+)

@@ -1,0 +1,380 @@
+"""The ANEEL assets end to end: real published formats from a loopback CKAN endpoint, real PostgreSQL,
+an S3 API server (moto) and Redis, run through the same jobs, schedules and sensors operators use."""
+
+import json
+import shutil
+import threading
+import time
+import uuid
+import zipfile
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import psycopg
+import pytest
+import redis
+
+from ysh_assets import automation
+from ysh_assets.aneel import definitions as aneel
+from ysh_assets.aneel.assets import GD_UNITS_RAW, GENERATION_UNITS, TARIFFS_RAW, UF_PARTITIONS
+from ysh_assets.aneel.ckan import GD_UNITS_RESOURCE_ID, TARIFFS_RESOURCE_ID
+from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
+from ysh_assets.aneel.portal import BUNDLED_GD_FILE, BUNDLED_TARIFFS_FILE, AneelPortal
+from ysh_assets.aneel.synthetic import write_published_gd_file
+from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager, latest_stored
+from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
+from ysh_assets.io_managers.redis_cache import RedisCacheIOManager, cache_key
+from ysh_assets.warehouse.sql import Warehouse
+
+PUBLISHED = datetime(2026, 8, 19, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Copies of the bundled published files, so a test can republish or damage them."""
+    gd, tariffs = tmp_path / "gd.csv", tmp_path / "tariffs.csv"
+    shutil.copy(BUNDLED_GD_FILE, gd)
+    shutil.copy(BUNDLED_TARIFFS_FILE, tariffs)
+    return {"gd": gd, "tariffs": tariffs}
+
+
+@pytest.fixture
+def portal(files):
+    with CkanServer(
+        [
+            gd_units_package(files["gd"], last_modified=PUBLISHED),
+            tariffs_package(files["tariffs"], last_modified=PUBLISHED),
+        ]
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def stack(empty_pg_dsn, s3_endpoint, redis_url, portal):
+    """The services profile against this test's own database, bucket and Redis keys."""
+    store = ObjectStore(root=f"s3://ysh-aneel-{uuid.uuid4().hex[:8]}/ysh", endpoint_url=s3_endpoint)
+    warehouse_io = PostgresPolarsIOManager(dsn=empty_pg_dsn)
+    resources = {
+        "io_manager": warehouse_io,
+        "warehouse_io_manager": warehouse_io,
+        "hot_cache_io_manager": RedisCacheIOManager(url=redis_url, warehouse=warehouse_io),
+        "object_store": store,
+        "object_store_io_manager": ObjectStoreIOManager(store=store),
+        "warehouse": Warehouse(dsn=empty_pg_dsn),
+        "aneel_portal": AneelPortal(
+            base_url=portal.base_url, max_attempts=2, backoff_base_seconds=0.01, timeout_seconds=5
+        ),
+    }
+    definitions = dg.Definitions.merge(aneel.defs, automation.defs, dg.Definitions(resources=resources))
+    with dg.instance_for_test() as instance:
+        yield Stack(definitions, instance, empty_pg_dsn, store, portal, redis_url)
+
+
+class Stack:
+    def __init__(self, definitions, instance, dsn, store, portal, redis_url):
+        self.definitions, self.instance, self.dsn = definitions, instance, dsn
+        self.store, self.portal, self.redis_url = store, portal, redis_url
+
+    def run(self, job_name: str, tags: dict | None = None, **kwargs):
+        return self.definitions.resolve_job_def(job_name).execute_in_process(
+            instance=self.instance, tags=tags or {}, raise_on_error=False, **kwargs
+        )
+
+    def snapshot(self):
+        return self.run("aneel_snapshot_job", {"dagster/partition": date.today().isoformat()})
+
+    def load_units(self):
+        return self.run("aneel_generation_units_job", automation.full_range_tags(UF_PARTITIONS))
+
+    def sql(self, statement: str, params=()):
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def table_digest(self) -> str:
+        return self.sql(
+            "SELECT md5(string_agg(u::text, '|' ORDER BY sig_uf, cod_empreendimento)) FROM aneel.generation_units u"
+        )[0][0]
+
+
+def metadata_of(result, key: dg.AssetKey) -> dict:
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == key:
+            return {name: value.value for name, value in event.materialization.metadata.items()}
+    raise AssertionError(f"no materialization of {key.to_user_string()}")
+
+
+def checks_of(result) -> dict[str, bool]:
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+
+
+def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
+    results = automation.run_daily_sequence(stack.definitions, stack.instance)
+    assert [r.success for r in results] == [True] * 4
+
+    raw = metadata_of(results[0], GD_UNITS_RAW)
+    assert raw["source_url"].endswith("/download/empreendimento-geracao-distribuida.csv")
+    assert raw["is_zip"] is True and raw["bytes"] == BUNDLED_GD_FILE.stat().st_size
+    assert raw["source_last_modified"] == PUBLISHED.isoformat()
+    assert stack.sql("SELECT count(*) FROM aneel.datasets") == [(2,)]
+
+    row = stack.sql(
+        "SELECT mda_potencia_instalada_kw::text, cod_cep, anm_periodo_referencia, sig_tipo_consumidor, "
+        "dsc_fonte_geracao FROM aneel.generation_units WHERE cod_empreendimento = 'GD.AC.000.000.590'"
+    )
+    assert row == [("32.500", "69912452", date(2026, 8, 1), "PJ", "Radiação solar")]
+    assert stack.sql("SELECT sig_uf, count(*) FROM aneel.generation_units GROUP BY 1 ORDER BY 1") == [
+        (uf, 40) for uf in ("AC", "AL", "AM", "AP", "BA")
+    ]
+    units = metadata_of(results[1], GENERATION_UNITS)
+    assert units["rows_loaded"] == 200 and units["rows_quarantined"] == 0
+    assert units["header_variant"] == "2026-31" and units["source_encoding"] == "cp1252"
+    assert all(checks_of(results[1]).values()) and len(checks_of(results[1])) == 7
+
+    assert stack.sql("SELECT count(*) FROM aneel.tariffs") == [(11,)]
+    assert stack.sql("SELECT count(*), min(reason) FROM pipeline.quarantine WHERE asset_key = 'aneel/tariffs'") == [
+        (3, "duplicate tariff_key: 1abd7e3c0ae1558d893c17e687f7375b")
+    ]
+    mwh = stack.sql(
+        "SELECT vlr_te::text, vlr_te_rs_kwh::text, is_scee, is_tarifa_aplicacao FROM aneel.tariffs "
+        "WHERE dat_inicio_vigencia = '2026-07-04'"
+    )
+    assert mwh == [("316.960000", "0.316960000", False, True)]
+
+    cached = json.loads(
+        redis.Redis.from_url(stack.redis_url).get(cache_key(dg.AssetKey(["aneel", "tariffs_current"]), None))
+    )
+    assert [r["vlr_te"] for r in cached["rows"]] == [316.96]
+    assert stack.sql("SELECT count(*) FROM aneel.tariffs_current") == [(1,)]
+
+
+def test_rerunning_the_load_gives_an_identical_table(stack):
+    assert stack.snapshot().success
+    assert stack.load_units().success
+    first = stack.table_digest()
+    assert stack.load_units().success
+    assert stack.table_digest() == first
+    assert stack.run("aneel_generation_units_job", {"dagster/partition": "AC"}).success  # one UF alone
+    assert stack.table_digest() == first
+
+
+def test_unchanged_file_is_not_downloaded_or_reloaded(stack):
+    assert stack.snapshot().success
+    assert stack.load_units().success
+    objects_before = sorted(o.key for o in stack.store.list_objects("aneel/gd_units_raw"))
+    stack.portal.requests.clear()
+
+    again = stack.snapshot()
+    assert again.success
+    assert metadata_of(again, GD_UNITS_RAW)["unchanged"] is True
+    downloads = [r for r in stack.portal.requests if "/download/" in r.path]
+    assert downloads and all("if-none-match" in r.headers for r in downloads)
+    assert sorted(o.key for o in stack.store.list_objects("aneel/gd_units_raw")) == objects_before
+    assert not automation.loads_behind(stack.instance, GD_UNITS_RAW, GENERATION_UNITS, UF_PARTITIONS)
+
+    context = dg.build_run_status_sensor_context(
+        sensor_name="aneel_load_after_snapshot",
+        dagster_instance=stack.instance,
+        dagster_run=stack.instance.get_run_by_id(again.run_id),
+        dagster_event=again.get_run_success_event(),
+    )
+    requests = automation.aneel_load_after_snapshot(context)
+    assert [r.job_name for r in requests] == ["aneel_tariffs_job"]  # units are current; tariffs were never loaded
+
+
+def test_chain_launches_the_uf_range_once_after_a_new_snapshot(stack):
+    snapshot = stack.snapshot()
+    context = dg.build_run_status_sensor_context(
+        sensor_name="aneel_load_after_snapshot",
+        dagster_instance=stack.instance,
+        dagster_run=stack.instance.get_run_by_id(snapshot.run_id),
+        dagster_event=snapshot.get_run_success_event(),
+    )
+    requests = {r.job_name: r for r in automation.aneel_load_after_snapshot(context)}
+    assert set(requests) == {"aneel_generation_units_job", "aneel_tariffs_job"}
+    units = requests["aneel_generation_units_job"]
+    assert units.tags["dagster/asset_partition_range_start"] == "AC"
+    assert units.tags["dagster/asset_partition_range_end"] == "TO"
+    assert stack.run("aneel_generation_units_job", units.tags).success
+    assert not automation.loads_behind(stack.instance, GD_UNITS_RAW, GENERATION_UNITS, UF_PARTITIONS)
+
+
+def test_permanent_download_failure_keeps_the_last_good_snapshot_and_says_since_when(stack):
+    """The usual ANEEL outage: the API answers, the file host does not."""
+    first = stack.snapshot()
+    downloaded_at = latest_stored(stack.store, GD_UNITS_RAW).source["downloaded_at"]
+    stack.portal.fail_next(stack.portal.download_path(GD_UNITS_RESOURCE_ID), times=50, status=503)
+    result = stack.snapshot()
+    assert first.success and result.success
+    meta = metadata_of(result, GD_UNITS_RAW)
+    assert meta["stale"] is True and meta["stale_since"] == downloaded_at
+    assert "failed after 2 attempts" in meta["error"]
+    assert meta["sha256"] == metadata_of(first, GD_UNITS_RAW)["sha256"]
+
+
+def test_download_cut_mid_stream_records_nothing(stack):
+    stack.portal.cut_next(stack.portal.download_path(GD_UNITS_RESOURCE_ID), times=5)
+    result = stack.run(
+        "aneel_snapshot_job", {"dagster/partition": date.today().isoformat()}, asset_selection=[GD_UNITS_RAW]
+    )
+    assert not result.success
+    assert list(stack.store.list_objects("aneel/gd_units_raw")) == []
+
+
+def test_retries_then_success_on_500_and_429(stack):
+    stack.portal.fail_next(stack.portal.download_path(TARIFFS_RESOURCE_ID), times=1, status=429, retry_after="0")
+    assert stack.run(
+        "aneel_snapshot_job", {"dagster/partition": date.today().isoformat()}, asset_selection=[TARIFFS_RAW]
+    ).success
+    statuses = [r.path for r in stack.portal.requests if "/download/" in r.path]
+    assert len(statuses) == 2
+
+
+def damaged_gd_file(source, target):
+    """The bundled GD file with four malformed rows appended, republished in the same layout."""
+    with zipfile.ZipFile(source) as archive:
+        name = archive.namelist()[0]
+        lines = archive.read(name).decode("cp1252").split("\r\n")
+    header, first = lines[0].split(";"), lines[1].split(";")
+    power, updated = header.index('"MdaPotenciaInstaladaKW"'), header.index('"DthAtualizaCadastralEmpreend"')
+    unit = header.index('"CodEmpreendimento"')
+
+    def variant(index, value, new_id):
+        fields = list(first)
+        fields[unit] = f'"GD.AC.999.999.{new_id}"'
+        if index is not None:
+            fields[index] = value
+        return ";".join(fields)
+
+    bad = [
+        variant(power, '"12,5kW"', "001"),  # bad number
+        variant(updated, '"2024-13-45"', "002"),  # bad date
+        ";".join(first[:-3]).replace("GD.AC.000.000.590", "GD.AC.999.999.003"),  # wrong field count
+        lines[1],  # a unit id seen before
+    ]
+    body = "\r\n".join([*[line for line in lines if line], *bad]) + "\r\n"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, body.encode("cp1252"))
+
+
+def test_malformed_rows_are_quarantined_counted_and_block_on_the_share_check(stack, files, tmp_path):
+    damaged = tmp_path / "damaged.csv"
+    damaged_gd_file(files["gd"], damaged)
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, path=damaged, last_modified=datetime(2026, 9, 1, tzinfo=UTC))
+    assert stack.snapshot().success
+    result = stack.load_units()
+    meta = metadata_of(result, GENERATION_UNITS)
+    assert (meta["rows_loaded"], meta["rows_quarantined"]) == (200, 4)
+    reasons = dict(
+        stack.sql("SELECT line_number, reason FROM pipeline.quarantine WHERE asset_key = 'aneel/generation_units'")
+    )
+    assert reasons[202] == "bad number in MdaPotenciaInstaladaKW: 12,5kW"
+    assert reasons[203] == "bad date in DthAtualizaCadastralEmpreend: 2024-13-45"
+    assert reasons[204].startswith("wrong field count: 28")
+    assert reasons[205] == "duplicate CodEmpreendimento: GD.AC.000.000.590"
+    raw = stack.sql("SELECT raw_record, partition_key FROM pipeline.quarantine WHERE line_number = 202")
+    assert raw == [(bad_line := raw[0][0], "AC")] and '"12,5kW"' in bad_line
+    assert checks_of(result)["quarantine_share"] is False  # 4 / 204 is far above 0.1 %
+
+
+def test_backend_terminated_mid_load_keeps_the_previous_partitions_and_the_rerun_converges(stack, tmp_path):
+    assert stack.snapshot().success
+    assert stack.load_units().success
+    before = stack.table_digest()
+
+    bigger = write_published_gd_file(tmp_path / "big.csv", 400_000, zip=True, seed=7)
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, path=bigger, last_modified=datetime(2026, 9, 1, tzinfo=UTC))
+    assert stack.snapshot().success
+    killed = threading.Event()
+
+    def kill_the_copy():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed.is_set():
+            rows = stack.sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                'AND query LIKE \'COPY "aneel"."generation_units"%%\' AND pid <> pg_backend_pid()'
+            )
+            if rows:
+                killed.set()
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_copy)
+    killer.start()
+    failed = stack.load_units()
+    killer.join()
+    assert killed.is_set() and not failed.success
+    assert stack.table_digest() == before
+
+    assert stack.load_units().success
+    assert stack.sql("SELECT count(*) FROM aneel.generation_units") == [(400_000,)]
+
+
+def test_hourly_incremental_skips_when_nothing_changed_and_runs_when_the_file_moves(stack):
+    assert stack.snapshot().success
+    resources = {name: stack.definitions.resources[name] for name in ("aneel_portal", "object_store")}
+
+    def evaluate():
+        with dg.build_schedule_context(
+            instance=stack.instance, resources=resources, scheduled_execution_time=datetime.now(UTC)
+        ) as context:
+            return automation.hourly_incremental(context)
+
+    skipped = evaluate()
+    assert isinstance(skipped, dg.SkipReason)
+    assert "gd_units: unchanged since" in skipped.skip_message
+
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, last_modified=datetime(2026, 9, 19, tzinfo=UTC))
+    moved = evaluate()
+    assert isinstance(moved, dg.RunRequest)
+    assert set(moved.asset_selection) == {dg.AssetKey(["aneel", "datasets"]), GD_UNITS_RAW}
+
+    assert stack.snapshot().success  # picks the new publication up
+    stack.portal.publish(TARIFFS_RESOURCE_ID)  # same last_modified in the catalog, new ETag on the file
+    etag_moved = evaluate()
+    assert isinstance(etag_moved, dg.RunRequest)
+    assert set(etag_moved.asset_selection) == {dg.AssetKey(["aneel", "datasets"]), TARIFFS_RAW}
+
+
+def test_daily_schedule_requests_todays_snapshot():
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 27, 5, tzinfo=UTC)) as context:
+        request = automation.daily_full_ingestion(context)
+    assert request.partition_key == "2026-11-27"
+    assert request.tags["ysh/refresh"] == "daily"
+
+
+def test_tariffs_in_force_pick_the_applied_row_valid_today_and_the_latest_start():
+    import polars as pl
+
+    from ysh_assets.aneel.assets import tariffs_in_force
+
+    position = {
+        "num_cnpj_distribuidora": "61695227000193",
+        "dsc_sub_grupo": "B1",
+        "dsc_modalidade_tarifaria": "Convencional",
+        "nom_posto_tarifario": "Não se aplica",
+        "dsc_classe": "Residencial",
+        "dsc_sub_classe": "Residencial",
+        "dsc_detalhe": "Não se aplica",
+        "dsc_unidade_terciaria": "MWh",
+        "sig_agente_acessante": "Não se aplica",
+        "sig_agente": "ELETROPAULO",
+        "dsc_reh": "REH",
+        "vlr_tusd": 400.0,
+        "vlr_tusd_rs_kwh": 0.4,
+        "is_scee": False,
+        "dat_geracao_conjunto_dados": date(2026, 6, 9),
+    }
+    rows = [
+        {"dat_inicio_vigencia": date(2025, 7, 4), "dat_fim_vigencia": date(2026, 7, 3), "vlr_te": 1.0},  # expired
+        {"dat_inicio_vigencia": date(2026, 7, 4), "dat_fim_vigencia": date(2027, 7, 3), "vlr_te": 2.0},
+        {"dat_inicio_vigencia": date(2026, 10, 1), "dat_fim_vigencia": date(2027, 7, 3), "vlr_te": 3.0},  # newer
+        {"dat_inicio_vigencia": date(2026, 12, 1), "dat_fim_vigencia": date(2027, 7, 3), "vlr_te": 4.0},  # future
+    ]
+    applied = [{**position, **row, "vlr_te_rs_kwh": row["vlr_te"] / 1000, "is_tarifa_aplicacao": True} for row in rows]
+    economic = {**applied[2], "is_tarifa_aplicacao": False, "vlr_te": 9.0}
+    current = tariffs_in_force(pl.DataFrame([*applied, economic]), date(2026, 11, 27))
+    assert current["vlr_te"].to_list() == [3.0]
+    assert current["in_force_on"].to_list() == [date(2026, 11, 27)]

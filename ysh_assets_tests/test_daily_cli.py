@@ -1,0 +1,63 @@
+"""The daily pipeline as CI runs it: `dagster job execute` per partition family, on both profiles, offline
+on the bundled real samples."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+
+from ysh_assets.automation import daily_sequence_tags
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def execute_daily_sequence(env: dict[str, str]) -> None:
+    for job, tags in daily_sequence_tags():
+        command = [DAGSTER, "job", "execute", "-m", "ysh_assets.definitions", "-j", job, "--tags", json.dumps(tags)]
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{job} failed:\n{done.stderr[-3000:]}"
+        assert f'RUN_SUCCESS - Finished execution of run for "{job}"' in done.stderr
+
+
+@pytest.fixture
+def base_env(tmp_path) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    return {**os.environ, "DAGSTER_HOME": str(home), "YSH_SOURCES": "bundled", "YSH_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_daily_sequence_with_dagster_job_execute_on_the_local_profile(base_env, tmp_path):
+    execute_daily_sequence({**base_env, "YSH_PROFILE": "local"})
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb")) as conn:
+        assert conn.sql("SELECT count(*) FROM aneel.generation_units").fetchone() == (200,)
+        assert conn.sql("SELECT count(*) FROM aneel.tariffs").fetchone() == (11,)
+        assert conn.sql("SELECT count(*) FROM aneel.tariffs_current").fetchone() == (1,)
+        assert conn.sql("SELECT count(*) FROM pipeline.quarantine").fetchone() == (3,)
+    assert list((tmp_path / "data" / "objects" / "aneel" / "gd_units_raw").glob("*/_manifest.json"))
+
+
+def test_daily_sequence_with_dagster_job_execute_on_the_services_profile(
+    base_env, empty_pg_dsn, s3_endpoint, redis_url
+):
+    bucket = f"ysh-ci-{uuid.uuid4().hex[:8]}"
+    execute_daily_sequence(
+        {
+            **base_env,
+            "YSH_PROFILE": "services",
+            "YSH_PG_DSN": empty_pg_dsn,
+            "YSH_S3_ENDPOINT_URL": s3_endpoint,
+            "YSH_S3_BUCKET": bucket,
+            "YSH_REDIS_URL": redis_url,
+        }
+    )
+    with psycopg.connect(empty_pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM aneel.generation_units").fetchone() == (200,)
+        assert conn.execute("SELECT count(*) FROM aneel.tariffs_current").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM pipeline.quarantine").fetchone() == (3,)
