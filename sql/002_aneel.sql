@@ -17,13 +17,14 @@ CREATE TABLE IF NOT EXISTS aneel.datasets (
 );
 
 -- Distributed-generation units (MMGD), list-partitioned by UF like the asset itself: replacing one
--- UF touches one partition and its indexes only.
+-- UF touches one partition and its indexes only. Code columns use the "C" collation: they are ASCII
+-- identifiers, and byte order makes their index builds and lookups several times cheaper.
 CREATE TABLE IF NOT EXISTS aneel.generation_units (
-    sig_uf text NOT NULL,
-    cod_empreendimento text NOT NULL,
+    sig_uf text COLLATE "C" NOT NULL,
+    cod_empreendimento text COLLATE "C" NOT NULL,
     dat_geracao_conjunto_dados date,
     anm_periodo_referencia date,
-    num_cnpj_distribuidora text,
+    num_cnpj_distribuidora text COLLATE "C",
     sig_agente text,
     nom_agente text,
     cod_classe_consumo text,

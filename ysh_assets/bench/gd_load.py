@@ -37,6 +37,15 @@ from ysh_assets.warehouse.sql import Warehouse
 PUBLISHED_COLUMNS = 31
 
 
+def settle(dsn: str) -> None:
+    """Flushes the previous phase's WAL (CHECKPOINT, when allowed) so each phase starts from the same state."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        pass
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -129,9 +138,11 @@ def run(rows: int, admin_dsn: str, *, baseline_rows: int = 1_000_000, keep: bool
             print(f"generated {size:,} rows ({megabytes:.0f} MB ZIP) in {time.monotonic() - started:.0f}s")
             name, dsn = _scratch_database(admin_dsn)
             try:
+                settle(dsn)
                 measured = _run_child(zip_path, dsn, workdir / f"run_{size}")
                 print(f"pipeline {size:,}: {json.dumps(measured)}")
                 if size == rows:
+                    settle(dsn)
                     measured["plain_copy"] = plain_copy(zip_path, dsn)
                     print(f"plain COPY {size:,}: {json.dumps(measured['plain_copy'])}")
                 report["sizes"][size] = measured

@@ -10,6 +10,7 @@ clear error instead of a silently re-typed table when the frame does not match.
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -208,6 +209,99 @@ def partition_where(table_slice: TableSlice, column_types: Mapping[str, str]) ->
     return sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
 
 
+@dataclass(frozen=True)
+class PartitionSwap:
+    """Replaces whole list partitions instead of deleting and re-inserting rows.
+
+    When the table is LIST-partitioned on the partition column and each partition key of the slice has a
+    leaf of its own (`aneel.generation_units` by UF), the new rows are COPYed into index-free staging leaves,
+    which then replace the old leaves (DETACH + DROP, RENAME, ATTACH: the indexes are built once, by sort,
+    instead of row by row). Statistics are left to autovacuum, which analyzes the new leaves shortly after
+    (an ANALYZE here would add a tenth to the load). Every step is transactional DDL inside the write's one
+    transaction, so a failure still leaves the old partitions in place; readers wait only for the final swap.
+    """
+
+    schema: str
+    table: str
+    column: str
+    leaves: dict[str, str]  # partition key -> leaf table name
+
+    @property
+    def parent(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table)
+
+    def staging_parent(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, f"{self.table[:50]}__ysh_load")
+
+    def staging_leaf(self, leaf: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, f"{leaf[:50]}__ysh_load")
+
+    def prepare(self, conn: psycopg.Connection) -> sql.Composed:
+        """Creates the staging parent and its leaves; returns what to COPY into."""
+        staging = self.staging_parent()
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) PARTITION BY LIST ({})").format(
+                staging, self.parent, sql.Identifier(self.column)
+            )
+        )
+        for key, leaf in self.leaves.items():
+            conn.execute(
+                sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES IN ({})").format(
+                    self.staging_leaf(leaf), staging, sql.Literal(key)
+                )
+            )
+        return staging
+
+    def swap(self, conn: psycopg.Connection) -> None:
+        staging = self.staging_parent()
+        # ATTACH builds the leaves' indexes by sorting; give the sorts room (this transaction only).
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for key, leaf in self.leaves.items():
+            old = sql.Identifier(self.schema, leaf)
+            conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(staging, self.staging_leaf(leaf)))
+            conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(self.parent, old))
+            conn.execute(sql.SQL("DROP TABLE {}").format(old))
+            conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(self.staging_leaf(leaf), sql.Identifier(leaf)))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                    self.parent, old, sql.Literal(key)
+                )
+            )
+        conn.execute(sql.SQL("DROP TABLE {}").format(staging))
+
+
+_LIST_BOUND = re.compile(r"^FOR VALUES IN \('((?:[^']|'')*)'\)$")
+
+
+def partition_swap_plan(conn: psycopg.Connection, table_slice: TableSlice) -> PartitionSwap | None:
+    """A PartitionSwap when the slice is whole list partitions of the table, else None."""
+    dimensions = table_slice.partition_dimensions or []
+    if len(dimensions) != 1 or isinstance(dimensions[0].partitions, TimeWindow):
+        return None
+    column = dimensions[0].partition_expr
+    leaves = conn.execute(
+        """
+        SELECT leaf.relname, pg_get_expr(leaf.relpartbound, leaf.oid)
+        FROM pg_partitioned_table pt
+        JOIN pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
+        JOIN pg_inherits i ON i.inhparent = pt.partrelid
+        JOIN pg_class leaf ON leaf.oid = i.inhrelid AND leaf.relkind = 'r'
+        WHERE pt.partrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))
+          AND pt.partstrat = 'l' AND pt.partnatts = 1 AND a.attname = %s
+        """,
+        (table_slice.schema, table_slice.table, column),
+    ).fetchall()
+    by_key = {}
+    for leaf, bound in leaves:
+        match = _LIST_BOUND.match(bound or "")
+        if match:
+            by_key[match[1].replace("''", "'")] = leaf
+    keys = list(cast("Sequence[str]", dimensions[0].partitions))
+    if not keys or any(key not in by_key for key in keys):
+        return None
+    return PartitionSwap(table_slice.schema, table_slice.table, column, {k: by_key[k] for k in keys})
+
+
 def _select_statement(table_slice: TableSlice, columns: Sequence[PgColumn]) -> sql.Composed:
     """SELECT of the slice with every column rendered so polars can parse PostgreSQL's CSV text."""
     wanted = set(table_slice.columns or [c.name for c in columns])
@@ -260,7 +354,7 @@ class PostgresClient(DbClient):
     @staticmethod
     def delete_table_slice(context, table_slice: TableSlice, connection: psycopg.Connection) -> None:
         columns = table_columns(connection, table_slice.schema, table_slice.table)
-        if not columns:
+        if not columns or partition_swap_plan(connection, table_slice):  # whole partitions are replaced instead
             return
         where = partition_where(table_slice, {c.name: c.type for c in columns})
         connection.execute(sql.SQL("DELETE FROM {} WHERE {}").format(_table_ident(table_slice), where))
@@ -304,11 +398,16 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             columns = table_columns(connection, table_slice.schema, table_slice.table)
         if first.columns:
             check_frame_fits(qualified, columns, first.schema)
-        rows = self._copy(connection, table_slice, first, slices, qualified, columns)
+        swap = partition_swap_plan(connection, table_slice)
+        target = swap.prepare(connection) if swap else _table_ident(table_slice)
+        rows = self._copy(connection, target, first, slices, qualified, columns)
+        if swap:
+            swap.swap(connection)
         elapsed = time.monotonic() - started
         extra = {
             "load_seconds": round(elapsed, 3),
             "rows_per_second": round(rows / elapsed) if elapsed > 0 else rows,
+            "load_strategy": "partition swap" if swap else "delete + copy",
         }
         if isinstance(obj, FrameStream):
             extra.update(obj.summary())
@@ -330,7 +429,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
     @staticmethod
     def _copy(
         connection: psycopg.Connection,
-        table_slice: TableSlice,
+        target: sql.Composable,
         first: pl.DataFrame,
         rest: Iterator[pl.DataFrame],
         qualified: str,
@@ -341,7 +440,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         names = first.columns
         json_columns = [n for n, t in first.schema.items() if isinstance(t, pl.Struct)]
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            _table_ident(table_slice), sql.SQL(", ").join(map(sql.Identifier, names))
+            target, sql.SQL(", ").join(map(sql.Identifier, names))
         )
         rows = 0
         buffer = io.BytesIO()

@@ -295,7 +295,7 @@ def test_backend_terminated_mid_load_keeps_the_previous_partitions_and_the_rerun
         while time.monotonic() < deadline and not killed.is_set():
             rows = stack.sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                'AND query LIKE \'COPY "aneel"."generation_units"%%\' AND pid <> pg_backend_pid()'
+                'AND query LIKE \'COPY "aneel"."generation_units%%\' AND pid <> pg_backend_pid()'
             )
             if rows:
                 killed.set()

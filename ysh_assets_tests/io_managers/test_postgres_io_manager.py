@@ -147,3 +147,62 @@ def test_unreachable_database_error_hides_the_password():
     text = error.to_string()
     assert "s3cret-pw" not in text
     assert "postgresql://ysh:***@127.0.0.1:1/warehouse" in text
+
+
+def test_list_partitioned_table_gets_whole_partitions_swapped_with_indexes_intact(pg_dsn):
+    schema = f"s_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(
+            f"CREATE TABLE {schema}.units (uf text NOT NULL, id text NOT NULL, kw numeric(8,2), "
+            "PRIMARY KEY (uf, id)) PARTITION BY LIST (uf)"
+        )
+        for uf in ("AC", "AL"):
+            conn.execute(f"CREATE TABLE {schema}.units_{uf.lower()} PARTITION OF {schema}.units FOR VALUES IN ('{uf}')")
+        conn.execute(f"CREATE INDEX units_kw_idx ON {schema}.units (kw)")
+    ufs = dg.StaticPartitionsDefinition(["AC", "AL"])
+
+    def build(rows: int, fail_after: int | None = None):
+        @dg.asset(key=[schema, "units"], partitions_def=ufs, metadata={"partition_expr": "uf"})
+        def units(context: dg.AssetExecutionContext) -> FrameStream:
+            def batches():
+                for start in range(0, rows, 10):
+                    if fail_after is not None and start >= fail_after:
+                        raise RuntimeError("source broke")
+                    n = min(10, rows - start)
+                    yield pl.DataFrame(
+                        {
+                            "uf": [context.partition_key] * n,
+                            "id": [f"u{i}" for i in range(start, start + n)],
+                            "kw": [float(rows)] * n,
+                        }
+                    )
+
+            return FrameStream(batches())
+
+        return units
+
+    resources = {"io_manager": PostgresPolarsIOManager(dsn=pg_dsn)}
+    assert dg.materialize([build(30)], resources=resources, partition_key="AC").success
+    assert dg.materialize([build(20)], resources=resources, partition_key="AL").success
+    result = dg.materialize([build(50)], resources=resources, partition_key="AC")
+    assert result.success
+    assert result.get_asset_materialization_events()[0].materialization.metadata["load_strategy"].value == (
+        "partition swap"
+    )
+    assert dict(fetch(pg_dsn, f"SELECT uf, count(*) FROM {schema}.units GROUP BY uf")) == {"AC": 50, "AL": 20}
+    leaves = fetch(
+        pg_dsn, f"SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = '{schema}.units'::regclass"
+    )
+    assert sorted(leaves) == [(f"{schema}.units_ac",), (f"{schema}.units_al",)]
+    indexes = fetch(
+        pg_dsn, "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'units_ac'", (schema,)
+    )
+    assert len(indexes) == 2 and any("UNIQUE" in i[0] for i in indexes)
+    assert not fetch(pg_dsn, "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename LIKE '%%ysh_load'", (schema,))
+    with pytest.raises(psycopg.errors.UniqueViolation), psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"INSERT INTO {schema}.units VALUES ('AC', 'u1', 1)")
+
+    failed = dg.materialize([build(60, fail_after=30)], resources=resources, partition_key="AC", raise_on_error=False)
+    assert not failed.success
+    assert dict(fetch(pg_dsn, f"SELECT uf, count(*) FROM {schema}.units GROUP BY uf")) == {"AC": 50, "AL": 20}
