@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 PROFILES = ("local", "services")
 SOURCES = ("live", "bundled")
@@ -82,12 +82,15 @@ class Settings:
 
 
 def redact_dsn(dsn: str) -> str:
-    """A DSN or URL fit for logs and error messages: the password is replaced by `***`."""
+    """A DSN or URL fit for logs and error messages: every password is replaced by `***`.
+
+    Covers the URL user-info, a `password=` query parameter, and the libpq key/value form (quoted or not).
+    """
     if "://" not in dsn:  # libpq key/value form
-        return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
     parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))

@@ -556,7 +556,7 @@ class GdUnitsReader:
     `open_header()`.
     """
 
-    def __init__(self, path: str | Path, *, ufs: Collection[str] | None = None, batch_rows: int = 250_000):
+    def __init__(self, path: str | Path, *, ufs: Collection[str] | None = None, batch_rows: int = 100_000):
         self.path = Path(path)
         self.ufs = None if ufs is None else frozenset(u.upper() for u in ufs)
         self.batch_rows = batch_rows

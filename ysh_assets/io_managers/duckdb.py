@@ -19,7 +19,13 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from ysh_assets.io_managers.frames import FrameStream, WarehouseOutput, iter_write_slices, table_output_metadata
+from ysh_assets.io_managers.frames import (
+    FrameStream,
+    WarehouseOutput,
+    iter_write_slices,
+    partitions_written,
+    table_output_metadata,
+)
 
 DUCKDB_CONFIG = {"custom_user_agent": "dagster"}
 
@@ -94,9 +100,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             [table_slice.schema, table_slice.table],
         ).fetchall()
         extra = obj.summary() if isinstance(obj, FrameStream) else None
-        return table_output_metadata(
-            columns=columns, rows=rows, partitioned=bool(table_slice.partition_dimensions), extra=extra
-        )
+        return table_output_metadata(columns=columns, rows=rows, partitions=partitions_written(context), extra=extra)
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> WarehouseOutput:
         frame = DuckDBPolarsTypeHandler().load_input(context, table_slice, connection)

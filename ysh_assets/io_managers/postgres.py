@@ -24,10 +24,16 @@ import psycopg
 from dagster._core.definitions.partitions.utils import TimeWindow
 from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHandler, TableSlice
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 from pydantic import Field
 
-from ysh_assets.io_managers.frames import FrameStream, WarehouseOutput, iter_write_slices, table_output_metadata
+from ysh_assets.io_managers.frames import (
+    FrameStream,
+    WarehouseOutput,
+    iter_write_slices,
+    partitions_written,
+    prefetched,
+    table_output_metadata,
+)
 from ysh_assets.settings import redact_dsn
 from ysh_assets.warehouse.migrations import migrate
 
@@ -414,7 +420,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         return table_output_metadata(
             columns=[(c.name, c.type) for c in columns],
             rows=rows,
-            partitioned=bool(table_slice.partition_dimensions),
+            partitions=partitions_written(context),
             extra=extra,
         )
 
@@ -442,22 +448,23 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             target, sql.SQL(", ").join(map(sql.Identifier, names))
         )
+
+        def encoded() -> Iterator[tuple[int, memoryview]]:
+            for frame in _chain(first, rest):
+                if frame.columns != names:
+                    check_frame_fits(qualified, columns, frame.schema)
+                    frame = frame.select(names)
+                if json_columns:
+                    frame = frame.with_columns(pl.col(c).struct.json_encode() for c in json_columns)
+                buffer = io.BytesIO()
+                frame.write_csv(buffer, include_header=False)
+                yield frame.height, buffer.getbuffer()
+
         rows = 0
-        buffer = io.BytesIO()
-        with connection.cursor() as cursor:
-            # The queued writer sends to the server from a worker thread while we encode the next slice.
-            with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-                for frame in _chain(first, rest):
-                    if frame.columns != names:
-                        check_frame_fits(qualified, columns, frame.schema)
-                        frame = frame.select(names)
-                    if json_columns:
-                        frame = frame.with_columns(pl.col(c).struct.json_encode() for c in json_columns)
-                    buffer.seek(0)
-                    buffer.truncate()
-                    frame.write_csv(buffer, include_header=False)
-                    copy.write(buffer.getvalue())
-                    rows += frame.height
+        with connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for height, payload in prefetched(encoded()):
+                copy.write(payload)
+                rows += height
         return rows
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> WarehouseOutput:

@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 import redis
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from ysh_assets.settings import redact_dsn
 
@@ -94,13 +94,18 @@ class RedisCacheIOManager(dg.ConfigurableIOManager):
     socket_timeout_seconds: float = Field(default=2.0)
     warehouse: dg.ResourceDependency[dg.IOManager]
 
+    _redis: Any = PrivateAttr(default=None)
+
     def _client(self) -> redis.Redis:
-        return redis.Redis.from_url(
-            self.url,
-            socket_connect_timeout=self.socket_timeout_seconds,
-            socket_timeout=self.socket_timeout_seconds,
-            retry_on_timeout=False,
-        )
+        """One client (and connection pool) per IO manager instance, created on first use."""
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                self.url,
+                socket_connect_timeout=self.socket_timeout_seconds,
+                socket_timeout=self.socket_timeout_seconds,
+                retry_on_timeout=False,
+            )
+        return self._redis
 
     @staticmethod
     def _partition(context: dg.OutputContext | dg.InputContext) -> str | None:
