@@ -11,7 +11,9 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+import redis
 
+from ysh_assets.aneel.assets import tariffs_in_force, today_in_brazil
 from ysh_assets.automation import daily_sequence_tags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +40,8 @@ def test_daily_sequence_with_dagster_job_execute_on_the_local_profile(base_env, 
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb")) as conn:
         assert conn.sql("SELECT count(*) FROM aneel.generation_units").fetchone() == (200,)
         assert conn.sql("SELECT count(*) FROM aneel.tariffs").fetchone() == (11,)
-        assert conn.sql("SELECT count(*) FROM aneel.tariffs_current").fetchone() == (1,)
+        current = conn.sql("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
+        assert current == tariffs_in_force(conn.sql("SELECT * FROM aneel.tariffs").pl(), today_in_brazil()).height
         assert conn.sql("SELECT count(*) FROM pipeline.quarantine").fetchone() == (3,)
     assert list((tmp_path / "data" / "objects" / "aneel" / "gd_units_raw").glob("*/_manifest.json"))
 
@@ -59,5 +62,7 @@ def test_daily_sequence_with_dagster_job_execute_on_the_services_profile(
     )
     with psycopg.connect(empty_pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM aneel.generation_units").fetchone() == (200,)
-        assert conn.execute("SELECT count(*) FROM aneel.tariffs_current").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM pipeline.quarantine").fetchone() == (3,)
+        in_table = conn.execute("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
+    cached = json.loads(redis.Redis.from_url(redis_url).get("ysh:aneel/tariffs_current"))
+    assert len(cached["rows"]) == in_table

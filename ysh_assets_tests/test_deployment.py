@@ -100,6 +100,13 @@ def test_dagster_yaml_storage_works_against_postgresql(pg_dsn, tmp_path, monkeyp
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] >= 1
 
 
+def test_local_instance_runs_one_run_at_a_time(tmp_path):
+    shutil.copy(ROOT / "deploy" / "dagster-local.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+
+
 @pytest.mark.parametrize("profile", ["local", "services"])
 def test_definitions_validate_in_both_profiles(profile, tmp_path):
     env = {**os.environ, "YSH_PROFILE": profile, "YSH_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path)}

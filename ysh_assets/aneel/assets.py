@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,8 +30,9 @@ TIMEZONE = "America/Sao_Paulo"
 # end_offset=1: today's snapshot is a partition of its own, named by the day it was taken.
 SNAPSHOT_DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1)
 UF_PARTITIONS = dg.StaticPartitionsDefinition(list(UFS))
+# end_offset=2: next year exists too, for tariffs published in December that start on 1 January.
 TARIFF_YEARS = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1 *", start="2010", fmt="%Y", timezone=TIMEZONE, end_offset=1
+    cron_schedule="0 0 1 1 *", start="2010", fmt="%Y", timezone=TIMEZONE, end_offset=2
 )
 
 DATASETS = dg.AssetKey(["aneel", "datasets"])
@@ -55,29 +57,52 @@ def today_in_brazil() -> date:
     pool="aneel_portal",
     retry_policy=PORTAL_RETRY,
 )
-def datasets(context: dg.AssetExecutionContext, aneel_portal: AneelPortal) -> pl.DataFrame:
-    """One row per tracked CKAN resource: the catalog as the portal describes it today."""
-    rows = []
-    with aneel_portal.client() as client:
-        for tracked in aneel_portal.tracked().values():
-            resource = client.resource(tracked.package, tracked.resource_id)
-            rows.append(_catalog_row(resource, date.fromisoformat(context.partition_key)))
-    return pl.DataFrame(
-        rows,
-        schema={
-            "snapshot_date": pl.Date,
-            "package_id": pl.String,
-            "package_name": pl.String,
-            "resource_id": pl.String,
-            "name": pl.String,
-            "format": pl.String,
-            "size_bytes": pl.Int64,
-            "last_modified": pl.Datetime("us", "UTC"),
-            "ckan_hash": pl.String,
-            "url": pl.String,
-        },
-        orient="row",
+def datasets(context: dg.AssetExecutionContext, aneel_portal: AneelPortal, warehouse: Warehouse) -> pl.DataFrame:
+    """One row per tracked CKAN resource: the catalog as the portal describes it today. When the portal API is
+    down, the last catalog is carried forward and the materialization says since when (the raw files then
+    fall back on their last good snapshot the same way)."""
+    snapshot = date.fromisoformat(context.partition_key)
+    try:
+        with aneel_portal.client() as client:
+            rows = [
+                _catalog_row(client.resource(tracked.package, tracked.resource_id), snapshot)
+                for tracked in aneel_portal.tracked().values()
+            ]
+    except CkanError as error:
+        previous = _previous_catalog(warehouse, snapshot)
+        if previous.is_empty():
+            raise
+        stale_since = previous["snapshot_date"].max()
+        context.log.warning(f"ANEEL portal failed ({error}); carrying the catalog of {stale_since} forward")
+        context.add_output_metadata({"stale": True, "stale_since": str(stale_since), "error": str(error)})
+        return previous.with_columns(snapshot_date=pl.lit(snapshot)).cast(CATALOG_SCHEMA)
+    context.add_output_metadata({"stale": False})
+    return pl.DataFrame(rows, schema=CATALOG_SCHEMA, orient="row")
+
+
+CATALOG_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "package_id": pl.String,
+    "package_name": pl.String,
+    "resource_id": pl.String,
+    "name": pl.String,
+    "format": pl.String,
+    "size_bytes": pl.Int64,
+    "last_modified": pl.Datetime("us", "UTC"),
+    "ckan_hash": pl.String,
+    "url": pl.String,
+}
+
+
+def _previous_catalog(warehouse: Warehouse, before: date) -> pl.DataFrame:
+    if not warehouse.table_exists("aneel.datasets"):
+        return pl.DataFrame(schema=CATALOG_SCHEMA)
+    rows = warehouse.query(
+        f"SELECT {', '.join(CATALOG_SCHEMA)} FROM aneel.datasets WHERE snapshot_date = "
+        "(SELECT max(snapshot_date) FROM aneel.datasets WHERE snapshot_date < %s)",
+        (before,),
     )
+    return rows.with_columns(pl.col("last_modified").dt.convert_time_zone("UTC")) if rows.height else rows
 
 
 def _catalog_row(resource: CkanResource, snapshot: date) -> tuple:
@@ -114,39 +139,55 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
         try:
             with spool, aneel_portal.client() as client:
                 resource = client.resource(tracked.package, tracked.resource_id)
-                result = client.download(
-                    resource.url, spool, etag=known.get("etag"), last_modified=known.get("http_last_modified")
+                published = resource.last_modified.isoformat() if resource.last_modified else None
+                same_in_catalog = bool(resource.hash) and (resource.hash, published) == (
+                    known.get("ckan_hash"),
+                    known.get("last_modified"),
                 )
+                result = None
+                if not (previous and same_in_catalog):
+                    result = client.download(
+                        resource.url, spool, etag=known.get("etag"), last_modified=known.get("http_last_modified")
+                    )
         except CkanError as error:
             os.unlink(spool.name)
             if previous is None:
                 raise
-            stale_since = known.get("downloaded_at", previous.stored_at)
-            context.log.warning(f"ANEEL portal failed ({error}); keeping the snapshot downloaded at {stale_since}")
+            stale_since = known.get("checked_at") or known.get("downloaded_at") or previous.stored_at
+            context.log.warning(f"ANEEL portal failed ({error}); keeping the snapshot checked at {stale_since}")
             context.add_output_metadata({"stale": True, "stale_since": stale_since, "error": str(error)})
             return previous
         except BaseException:
             os.unlink(spool.name)
             raise
-        if result.status == "not_modified" and previous is not None:
+        now = datetime.now(UTC).isoformat()
+        source = {
+            "url": resource.url,
+            "package_id": resource.package_id,
+            "resource_id": resource.resource_id,
+            "last_modified": published,
+            "ckan_hash": resource.hash,
+            "etag": result.etag if result else known.get("etag"),
+            "http_last_modified": result.last_modified if result else known.get("http_last_modified"),
+            "downloaded_at": now if result and result.status == "downloaded" else known.get("downloaded_at"),
+            "checked_at": now,
+        }
+        if previous is not None and (
+            result is None or result.status == "not_modified" or result.sha256 == previous.sha256
+        ):
+            # Unchanged: keep the stored object, but record what the portal says now, so the next
+            # conditional request and the hourly comparison start from today's answers.
             os.unlink(spool.name)
-            context.add_output_metadata({"stale": False, "unchanged": True, "reason": "304 Not Modified"})
-            return previous
+            reason = (
+                "catalog hash and last_modified unchanged" if result is None
+                else "304 Not Modified" if result.status == "not_modified"
+                else "same content (sha256) as the last snapshot"
+            )  # fmt: skip
+            context.add_output_metadata({"stale": False, "unchanged": True, "reason": reason})
+            return replace(previous, source=source)
         context.add_output_metadata({"stale": False, "unchanged": False, "is_zip": result.is_zip})
         return RawFile(
-            path=Path(spool.name),
-            filename=resource.name,
-            sha256=result.sha256,
-            temporary=True,
-            source={
-                "url": resource.url,
-                "package_id": resource.package_id,
-                "resource_id": resource.resource_id,
-                "last_modified": resource.last_modified.isoformat() if resource.last_modified else None,
-                "etag": result.etag,
-                "http_last_modified": result.last_modified,
-                "downloaded_at": datetime.now(UTC).isoformat(),
-            },
+            path=Path(spool.name), filename=resource.name, sha256=result.sha256, temporary=True, source=source
         )
 
     return raw_snapshot
@@ -252,7 +293,7 @@ def generation_units(
     reader = outcome["reader"]
     yield dg.AssetCheckResult(
         check_name="quarantine_share",
-        passed=outcome["share"] <= config.max_quarantine_share,
+        passed=outcome["share"] < config.max_quarantine_share,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "quarantine_share": outcome["share"],
@@ -308,26 +349,40 @@ def tariffs(context: dg.AssetExecutionContext, object_store: ObjectStore, wareho
     """Homologated distributor tariffs, partitioned by the year their validity starts; values in the
     published unit and in R$/kWh where that unit is MWh, flags for the applied tariff and SCEE rows."""
     snapshot = _latest_snapshot(object_store, TARIFFS_RAW)
-    years = sorted(int(key) for key in context.partition_keys)
     with snapshot.local_path() as path:
-        parsed, header = read_tariffs(path, start_years=years)
-    start_year = _field_of_raw_line(header.columns.index("DatInicioVigencia")).str.slice(0, 4)
-    quarantine = parsed.quarantine.with_columns(partition_key=start_year.cast(pl.Int32, strict=False).cast(pl.String))
-    quarantine = quarantine.filter(
-        pl.col("partition_key").is_null() | pl.col("partition_key").is_in(context.partition_keys)
-    )
+        parsed, header = read_tariffs(path)
+    start_year = pl.col("dat_inicio_vigencia").dt.year().cast(pl.String)
+    in_run = start_year.is_in(context.partition_keys)
+    # A start year no partition covers (before 2010, or beyond next year) would never be loaded by any run:
+    # quarantine it, with the typed row as JSON for the record, rather than drop it silently.
+    covered = TARIFF_YEARS.get_partition_keys()
+    uncovered = parsed.rows.filter(~start_year.is_in(covered)).select(
+        line_number=pl.lit(None, pl.Int64),
+        reason=pl.format("validity starts in {}, outside the tariff partitions {}..{}", start_year,
+                         pl.lit(covered[0]), pl.lit(covered[-1])),
+        raw_record=pl.struct(pl.all()).struct.json_encode(),
+    )  # fmt: skip
+    raw_start_year = _field_of_raw_line(header.columns.index("DatInicioVigencia")).str.slice(0, 4)
+    filed_under = pl.when(raw_start_year.is_in(covered)).then(raw_start_year)  # else null: replaced by every run
+    quarantine = pl.concat(
+        [parsed.quarantine.with_columns(partition_key=filed_under), uncovered.with_columns(partition_key=None)],
+        how="vertical_relaxed",
+    ).filter(pl.col("partition_key").is_null() | pl.col("partition_key").is_in(context.partition_keys))
     run_id = context.run.run_id
     with warehouse.quarantine_writer(context.asset_key, context.partition_keys, run_id, snapshot.key) as sink:
         sink.write(quarantine, pl.col("partition_key"))
+    rows = parsed.rows.filter(in_run)
     context.add_output_metadata(
         {
+            "rows_loaded": rows.height,
             "rows_quarantined": quarantine.height,
-            "years": f"{years[0]}..{years[-1]}",
+            "rows_other_years": parsed.rows.height - rows.height - uncovered.height,
+            "years": f"{min(context.partition_keys)}..{max(context.partition_keys)}",
             **_header_metadata(header),
             **_source_metadata(snapshot),
         }
     )
-    return parsed.rows
+    return rows
 
 
 # The tariff in force is the applied one ("Tarifa de Aplicação"), per distributor and tariff position.
@@ -345,6 +400,7 @@ CURRENT_TARIFF_KEY = [
 
 
 CURRENT_TARIFF_VALUES = [
+    "tariff_key",  # traces the row back to aneel.tariffs
     "sig_agente",
     "dat_inicio_vigencia",
     "dat_fim_vigencia",

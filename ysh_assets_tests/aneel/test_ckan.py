@@ -170,8 +170,8 @@ def test_retry_after_http_date_is_honoured_and_capped(server: CkanServer, sleeps
 
 def test_timeout_then_success(server: CkanServer, sleeps: list[float]) -> None:
     path = server.download_path(TARIFFS_RESOURCE_ID)
-    server.hang_next(path, seconds=3.0)
-    with CkanClient(server.base_url, timeout=0.3, sleep=sleeps.append) as client:
+    server.hang_next(path, seconds=4.0)
+    with CkanClient(server.base_url, timeout=1.0, sleep=sleeps.append) as client:
         result = client.download(client.resource(TARIFFS_PACKAGE_ID, TARIFFS_RESOURCE_ID).url, io.BytesIO())
     assert result.status == "downloaded" and hits(server, path) == 2 and len(sleeps) == 1
 

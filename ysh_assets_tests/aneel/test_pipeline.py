@@ -7,16 +7,24 @@ import threading
 import time
 import uuid
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import polars as pl
 import psycopg
 import pytest
 import redis
 
 from ysh_assets import automation
 from ysh_assets.aneel import definitions as aneel
-from ysh_assets.aneel.assets import GD_UNITS_RAW, GENERATION_UNITS, TARIFFS_RAW, UF_PARTITIONS
+from ysh_assets.aneel.assets import (
+    GD_UNITS_RAW,
+    GENERATION_UNITS,
+    TARIFFS_RAW,
+    UF_PARTITIONS,
+    tariffs_in_force,
+    today_in_brazil,
+)
 from ysh_assets.aneel.ckan import GD_UNITS_RESOURCE_ID, TARIFFS_RESOURCE_ID
 from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
 from ysh_assets.aneel.portal import BUNDLED_GD_FILE, BUNDLED_TARIFFS_FILE, AneelPortal
@@ -81,7 +89,7 @@ class Stack:
         )
 
     def snapshot(self):
-        return self.run("aneel_snapshot_job", {"dagster/partition": date.today().isoformat()})
+        return self.run("aneel_snapshot_job", {"dagster/partition": today_in_brazil().isoformat()})
 
     def load_units(self):
         return self.run("aneel_generation_units_job", automation.full_range_tags(UF_PARTITIONS))
@@ -144,11 +152,16 @@ def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
     )
     assert mwh == [("316.960000", "0.316960000", False, True)]
 
-    cached = json.loads(
-        redis.Redis.from_url(stack.redis_url).get(cache_key(dg.AssetKey(["aneel", "tariffs_current"]), None))
-    )
-    assert [r["vlr_te"] for r in cached["rows"]] == [316.96]
-    assert stack.sql("SELECT count(*) FROM aneel.tariffs_current") == [(1,)]
+    # tariffs_current is "in force today": compare with the rule applied to the loaded table, today.
+    with psycopg.connect(stack.dsn) as conn:
+        loaded = pl.read_database("SELECT * FROM aneel.tariffs", conn)
+    expected = tariffs_in_force(loaded.with_columns(pl.col(pl.Decimal).cast(pl.Float64)), today_in_brazil())
+    key = cache_key(dg.AssetKey(["aneel", "tariffs_current"]), None)
+    cached = json.loads(redis.Redis.from_url(stack.redis_url).get(key))
+    assert [r["tariff_key"] for r in cached["rows"]] == expected["tariff_key"].to_list()
+    assert stack.sql("SELECT count(*) FROM aneel.tariffs_current") == [(expected.height,)]
+    if date(2026, 7, 4) <= today_in_brazil() <= date(2027, 7, 3):  # the sample's current B3 tariff
+        assert [r["vlr_te"] for r in cached["rows"]] == [316.96]
 
 
 def test_rerunning_the_load_gives_an_identical_table(stack):
@@ -215,10 +228,26 @@ def test_permanent_download_failure_keeps_the_last_good_snapshot_and_says_since_
     assert meta["sha256"] == metadata_of(first, GD_UNITS_RAW)["sha256"]
 
 
+def test_portal_api_down_carries_the_catalog_forward_and_keeps_the_raw_snapshots(stack):
+    yesterday = (today_in_brazil() - timedelta(days=1)).isoformat()
+    assert stack.run("aneel_snapshot_job", {"dagster/partition": yesterday}).success
+    stack.portal.fail_next("/api/3/action/package_show", times=100, status=503)
+    result = stack.snapshot()
+    assert result.success
+    catalog = metadata_of(result, dg.AssetKey(["aneel", "datasets"]))
+    assert catalog["stale"] is True and catalog["stale_since"] == yesterday
+    for key in (GD_UNITS_RAW, TARIFFS_RAW):
+        assert metadata_of(result, key)["stale"] is True
+    assert stack.sql("SELECT snapshot_date::text, count(*) FROM aneel.datasets GROUP BY 1 ORDER BY 1") == [
+        (yesterday, 2),
+        (today_in_brazil().isoformat(), 2),
+    ]
+
+
 def test_download_cut_mid_stream_records_nothing(stack):
     stack.portal.cut_next(stack.portal.download_path(GD_UNITS_RESOURCE_ID), times=5)
     result = stack.run(
-        "aneel_snapshot_job", {"dagster/partition": date.today().isoformat()}, asset_selection=[GD_UNITS_RAW]
+        "aneel_snapshot_job", {"dagster/partition": today_in_brazil().isoformat()}, asset_selection=[GD_UNITS_RAW]
     )
     assert not result.success
     assert list(stack.store.list_objects("aneel/gd_units_raw")) == []
@@ -227,7 +256,7 @@ def test_download_cut_mid_stream_records_nothing(stack):
 def test_retries_then_success_on_500_and_429(stack):
     stack.portal.fail_next(stack.portal.download_path(TARIFFS_RESOURCE_ID), times=1, status=429, retry_after="0")
     assert stack.run(
-        "aneel_snapshot_job", {"dagster/partition": date.today().isoformat()}, asset_selection=[TARIFFS_RAW]
+        "aneel_snapshot_job", {"dagster/partition": today_in_brazil().isoformat()}, asset_selection=[TARIFFS_RAW]
     ).success
     statuses = [r.path for r in stack.portal.requests if "/download/" in r.path]
     assert len(statuses) == 2
@@ -278,6 +307,26 @@ def test_malformed_rows_are_quarantined_counted_and_block_on_the_share_check(sta
     raw = stack.sql("SELECT raw_record, partition_key FROM pipeline.quarantine WHERE line_number = 202")
     assert raw == [(bad_line := raw[0][0], "AC")] and '"12,5kW"' in bad_line
     assert checks_of(result)["quarantine_share"] is False  # 4 / 204 is far above 0.1 %
+
+
+def test_a_failed_quarantine_share_check_blocks_downstream_assets(stack, files, tmp_path):
+    damaged = tmp_path / "damaged.csv"
+    damaged_gd_file(files["gd"], damaged)
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, path=damaged, last_modified=datetime(2026, 9, 1, tzinfo=UTC))
+    assert stack.snapshot().success
+    downstream_ran = []
+
+    @dg.asset(key=["audit", "gd_probe"], deps=[GENERATION_UNITS], partitions_def=UF_PARTITIONS)
+    def gd_probe() -> None:
+        downstream_ran.append(True)
+
+    job = dg.define_asset_job("units_and_downstream", selection=[GENERATION_UNITS, gd_probe.key])
+    definitions = dg.Definitions.merge(stack.definitions, dg.Definitions(assets=[gd_probe], jobs=[job]))
+    result = definitions.resolve_job_def("units_and_downstream").execute_in_process(
+        instance=stack.instance, partition_key="AC", raise_on_error=False
+    )
+    assert checks_of(result)["quarantine_share"] is False
+    assert not result.success and downstream_ran == []
 
 
 def test_backend_terminated_mid_load_keeps_the_previous_partitions_and_the_rerun_converges(stack, tmp_path):
@@ -332,6 +381,7 @@ def test_hourly_incremental_skips_when_nothing_changed_and_runs_when_the_file_mo
     assert set(moved.asset_selection) == {dg.AssetKey(["aneel", "datasets"]), GD_UNITS_RAW}
 
     assert stack.snapshot().success  # picks the new publication up
+    assert isinstance(evaluate(), dg.SkipReason)  # and the next hour is quiet again
     stack.portal.publish(TARIFFS_RESOURCE_ID)  # same last_modified in the catalog, new ETag on the file
     etag_moved = evaluate()
     assert isinstance(etag_moved, dg.RunRequest)
@@ -373,7 +423,10 @@ def test_tariffs_in_force_pick_the_applied_row_valid_today_and_the_latest_start(
         {"dat_inicio_vigencia": date(2026, 10, 1), "dat_fim_vigencia": date(2027, 7, 3), "vlr_te": 3.0},  # newer
         {"dat_inicio_vigencia": date(2026, 12, 1), "dat_fim_vigencia": date(2027, 7, 3), "vlr_te": 4.0},  # future
     ]
-    applied = [{**position, **row, "vlr_te_rs_kwh": row["vlr_te"] / 1000, "is_tarifa_aplicacao": True} for row in rows]
+    applied = [
+        {**position, **row, "tariff_key": f"k{i}", "vlr_te_rs_kwh": row["vlr_te"] / 1000, "is_tarifa_aplicacao": True}
+        for i, row in enumerate(rows)
+    ]
     economic = {**applied[2], "is_tarifa_aplicacao": False, "vlr_te": 9.0}
     current = tariffs_in_force(pl.DataFrame([*applied, economic]), date(2026, 11, 27))
     assert current["vlr_te"].to_list() == [3.0]
