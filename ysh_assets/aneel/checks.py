@@ -1,16 +1,10 @@
-"""Data-quality checks on the ANEEL tables, run as SQL in the warehouse (both profiles) over the partitions
-of the run, so a check never loads millions of rows into memory. A failure reports how many rows offend and
-a sample of them."""
-
-from collections.abc import Callable, Sequence
+"""Data-quality checks on the ANEEL tables, as SQL over the partitions of the run."""
 
 import dagster as dg
-import polars as pl
 
 from ysh_assets.aneel.assets import GENERATION_UNITS, TARIFF_YEARS, TARIFFS, UF_PARTITIONS, today_in_brazil
-from ysh_assets.warehouse.sql import Warehouse
+from ysh_assets.warehouse.checks import partition_keys_scope, sql_check
 
-SAMPLE_ROWS = 5
 KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
 # Rows with the same values here describe the same tariff position; their validity windows must not overlap.
 TARIFF_POSITION = (
@@ -28,55 +22,13 @@ IBGE_UF_CODES = ", ".join(
     }.items()
 )  # fmt: skip
 
-Scope = Callable[[dg.AssetCheckExecutionContext], tuple[str, list]]
-
-
-def uf_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list]:
-    """The UFs of the run (all 27 when the check runs on its own)."""
-    return "sig_uf IN (SELECT unnest(%s::text[]))", [list(context.op_execution_context.partition_keys)]
+uf_scope = partition_keys_scope("sig_uf")  # the UFs of the run
 
 
 def year_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list]:
     """The validity-start years of the run."""
     window = context.op_execution_context.partition_time_window
     return "dat_inicio_vigencia >= %s AND dat_inicio_vigencia < %s", [window.start.date(), window.end.date()]
-
-
-def offending_rows_result(
-    warehouse: Warehouse, table: str, rows_sql: str, params: Sequence, severity: dg.AssetCheckSeverity
-) -> dg.AssetCheckResult:
-    """Passes when `rows_sql` (the offending rows) returns nothing; reports their count and a sample."""
-    if not warehouse.table_exists(table):
-        return dg.AssetCheckResult(passed=False, severity=severity, metadata={"error": f"{table} does not exist"})
-    count = warehouse.scalar(f"SELECT count(*) FROM ({rows_sql}) AS offending", params)
-    metadata: dict = {"offending_rows": count}
-    if count:
-        sample = warehouse.query(f"{rows_sql} LIMIT {SAMPLE_ROWS}", params)
-        metadata["sample"] = dg.MetadataValue.json(sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts())
-    return dg.AssetCheckResult(passed=count == 0, severity=severity, metadata=metadata)
-
-
-def sql_check(
-    *,
-    asset: dg.AssetKey,
-    partitions_def: dg.PartitionsDefinition,
-    name: str,
-    description: str,
-    scope: Scope,
-    rows_sql: str,
-    params: Callable[[], list] = list,
-    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-) -> dg.AssetChecksDefinition:
-    """A check whose offending rows are `rows_sql` ({scope} is replaced by the run's partitions clause)."""
-    table = ".".join(asset.path)
-
-    @dg.asset_check(asset=asset, name=name, description=description, partitions_def=partitions_def)
-    def check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        clause, scope_params = scope(context)
-        statement = rows_sql.format(table=table, scope=clause)
-        return offending_rows_result(warehouse, table, statement, [*scope_params, *params()], severity)
-
-    return check
 
 
 generation_units_checks = [

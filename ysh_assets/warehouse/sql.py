@@ -15,8 +15,6 @@ from psycopg import sql as pgsql
 
 from ysh_assets.io_managers.duckdb import duckdb_connect
 
-QUARANTINE_COLUMNS = ("asset_key", "partition_key", "run_id", "source", "line_number", "reason", "raw_record")
-
 # The local profile has no migrations: the quarantine table is created on first use, same columns.
 _DUCKDB_QUARANTINE_DDL = """
 CREATE SCHEMA IF NOT EXISTS pipeline;
@@ -75,6 +73,46 @@ class Warehouse(dg.ConfigurableResource):
             )
         )
 
+    def replace_rows(self, key_column: str, key: str, frames: Sequence[tuple[str, pl.DataFrame]]) -> None:
+        """In one transaction, replaces the rows whose `key_column` is `key` in each `schema.table`.
+
+        Deletes run in reverse order and inserts in order, so parent tables come first in `frames`. On
+        PostgreSQL the tables come from migrations and rows go in with COPY; on DuckDB a missing table is
+        created from the frame's schema.
+        """
+        with self._connection() as conn:
+            for qualified, _ in reversed(frames):
+                table = pgsql.Identifier(*qualified.split("."))
+                if self.dsn or self._duckdb_table_exists(conn, qualified):
+                    statement = pgsql.SQL("DELETE FROM {} WHERE {} = %s").format(table, pgsql.Identifier(key_column))
+                    self._execute(conn, statement.as_string(None), (key,))
+            for qualified, frame in frames:
+                self._insert(conn, qualified, frame)
+
+    @staticmethod
+    def _duckdb_table_exists(conn: Any, qualified: str) -> bool:
+        schema, table = qualified.split(".")
+        found = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+        ).fetchone()
+        return bool(found and found[0])
+
+    def _insert(self, conn: Any, qualified: str, frame: pl.DataFrame) -> None:
+        table = pgsql.Identifier(*qualified.split("."))
+        columns = pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
+        if self.dsn:
+            if frame.height:
+                statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)
+                with conn.cursor().copy(statement) as copy:
+                    copy.write(frame.write_csv(include_header=False).encode())
+            return
+        conn.register("ysh_rows", frame.to_arrow())
+        schema = pgsql.Identifier(qualified.split(".")[0]).as_string(None)
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table.as_string(None)} AS SELECT * FROM ysh_rows LIMIT 0")
+        conn.execute(f"INSERT INTO {table.as_string(None)} ({columns.as_string(None)}) SELECT * FROM ysh_rows")
+        conn.unregister("ysh_rows")
+
     @contextmanager
     def quarantine_writer(
         self, asset_key: dg.AssetKey, partition_keys: Sequence[str], run_id: str, source: str
@@ -118,17 +156,5 @@ class QuarantineWriter:
             reason="reason",
             raw_record="raw_record",
         )
-        if self._warehouse.dsn:
-            statement = pgsql.SQL("COPY pipeline.quarantine ({}) FROM STDIN (FORMAT csv)").format(
-                pgsql.SQL(", ").join(map(pgsql.Identifier, QUARANTINE_COLUMNS))
-            )
-            with self._conn.cursor().copy(statement) as copy:
-                copy.write(frame.write_csv(include_header=False).encode())
-        else:
-            self._conn.register("ysh_quarantine_batch", frame.to_arrow())
-            self._conn.execute(
-                f"INSERT INTO pipeline.quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
-                f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM ysh_quarantine_batch"
-            )
-            self._conn.unregister("ysh_quarantine_batch")
+        self._warehouse._insert(self._conn, "pipeline.quarantine", frame)
         self.rows += frame.height
