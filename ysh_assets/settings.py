@@ -24,6 +24,7 @@ DEFAULTS: dict[str, str] = {
     "YSH_REDIS_URL": "redis://127.0.0.1:6379/0",
     "YSH_QDRANT_URL": "http://127.0.0.1:6333",
     "YSH_OLLAMA_URL": "http://127.0.0.1:11434",
+    "YSH_OLLAMA_MODEL": "llama3.2",
     "YSH_CKAN_URL": "https://dadosabertos.aneel.gov.br",
     "YSH_SOURCES": "live",
 }
@@ -40,6 +41,7 @@ class Settings:
     redis_url: str
     qdrant_url: str
     ollama_url: str
+    ollama_model: str
     ckan_url: str
     sources: str
 
@@ -60,6 +62,7 @@ class Settings:
             redis_url=get("YSH_REDIS_URL"),
             qdrant_url=get("YSH_QDRANT_URL"),
             ollama_url=get("YSH_OLLAMA_URL"),
+            ollama_model=get("YSH_OLLAMA_MODEL"),
             ckan_url=get("YSH_CKAN_URL"),
             sources=get("YSH_SOURCES"),
         )
