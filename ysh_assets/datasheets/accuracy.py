@@ -1,0 +1,245 @@
+"""Accuracy and throughput benchmark for the rule-based datasheet extractor (not a test: it prints, never asserts).
+
+Usage: python -m ysh_assets.datasheets.accuracy DIR [LABELS]   (LABELS defaults to DIR/labels.json)
+
+Labels not scored, and why:
+- max_ac_va, max_dc_w, euro_eff_pct, max_out_a, max_ac_current_a, rated/nominal input voltage, min_start_v,
+  max_input_current_a, ac_nominal_v, operating_v, modules, max_system_voltage, max_series_fuse_a, NOCT/NMOT, ip,
+  round_trip_eff, warranty, communication, operating_temp, cells, series: not SPEC_FIELDS.
+- inverter and battery dimensions (dimensions_mm "490/519/185 (W/H/D)", dims_mm): W/H/D boxes do not map onto a
+  module's length/width/thickness, so the extractor only reads module dimensions.
+- certifications: scored as a separate set metric, restricted to the standard families the extractor names
+  (IEC, UL, VDE, EN, AS, ABNT NBR, UN 38.3, INMETRO); marks such as CE, TUV, CGC, SAA, ISO 9001 are not read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ysh_assets.datasheets.extract import SPEC_FIELDS, Extraction, _certifications, extract_pdf, parse_number
+
+STC_FIELDS = ("pmax_w", "vmp_v", "imp_a", "voc_v", "isc_a", "efficiency_pct")
+_MODEL_KEYS = {
+    "pmax_w": "pmax_w",
+    "vmp_v": "vmp_v",
+    "imp_a": "imp_a",
+    "voc_v": "voc_v",
+    "isc_a": "isc_a",
+    "eff_pct": "efficiency_pct",
+    "rated_ac_w": "ac_power_w",
+    "nominal_ac_w": "ac_power_w",
+    "max_eff_pct": "max_efficiency_pct",
+    "usable_kwh": "usable_kwh",
+    "nominal_v": "nominal_voltage_v",
+    "weight_kg": "weight_kg",
+}
+_TEMP_COEFF_KEYS = {"pmax": "temp_coeff_pmax_pct_per_c", "pmpp": "temp_coeff_pmax_pct_per_c"}
+
+
+def normalize_model(name: str) -> str:
+    """'JKM550M-72HL4(-V)' -> 'JKM550M72HL4': optional suffixes in parentheses and punctuation do not count."""
+    return re.sub(r"[^A-Z0-9]", "", re.sub(r"\([^)]*\)", "", name.upper()))
+
+
+def equipment_type_of(label: str) -> str:
+    text = label.lower()
+    if text.startswith("module"):
+        return "module"
+    if text.startswith("battery"):
+        return "battery"
+    if "micro" in text:
+        return "inverter_micro"
+    return "inverter_hybrid" if "hybrid" in text else "inverter_string"
+
+
+def _shared_fields(sheet: dict, kind: str) -> dict[str, float]:
+    """Sheet-level labels that apply to every model of the sheet."""
+    shared: dict[str, float] = {}
+    if kind == "module":
+        if "dimensions_mm" in sheet:
+            dims = [float(x) for x in re.split(r"[x\u00d7]", sheet["dimensions_mm"])]
+            shared.update(zip(("length_mm", "width_mm", "thickness_mm"), dims, strict=True))
+        for key, value in sheet.get("temp_coeff", {}).items():
+            quantity = key.split("_")[0]
+            shared[_TEMP_COEFF_KEYS.get(quantity, f"temp_coeff_{quantity}_pct_per_c")] = value
+    if "weight_kg" in sheet and kind != "battery":
+        shared["weight_kg"] = sheet["weight_kg"]
+    if kind.startswith("inverter"):
+        if "dc_max_input_v" in sheet:
+            shared["max_dc_voltage_v"] = sheet["dc_max_input_v"]
+        if "mpp_range_v" in sheet:
+            low, high = sheet["mpp_range_v"].split("-")
+            shared.update(mppt_min_v=float(low), mppt_max_v=float(high))
+        if "mppt" in sheet:
+            shared["mppt_count"] = int(parse_number(str(sheet["mppt"])))
+        phase = re.search(r"(single|three)-phase", sheet.get("type", ""))
+        if phase:
+            shared["phases"] = 1 if phase.group(1) == "single" else 3
+    return shared
+
+
+def expected_fields(sheet: dict) -> dict[str, dict[str, float]]:
+    """Labelled values per model name, keyed by SPEC_FIELDS names."""
+    kind = equipment_type_of(sheet.get("type", ""))
+    shared = _shared_fields(sheet, kind)
+    models = sheet.get("stc") or sheet.get("stc_minimum") or sheet.get("models") or []
+    expected = {}
+    for entry in models:
+        fields = dict(shared)
+        for key, value in entry.items():
+            if key in _MODEL_KEYS:
+                number = parse_number(str(value))
+                if number is not None:
+                    fields[_MODEL_KEYS[key]] = number
+        expected[entry["model"]] = fields
+    return expected
+
+
+def _same(name: str, got: float | int | str, want: float) -> bool:
+    if SPEC_FIELDS[name] == "count":
+        return got == want
+    return abs(float(got) - want) <= 0.005 * abs(want)
+
+
+def _match_model(model: str, expected: dict[str, dict[str, float]]) -> str | None:
+    """Exact normalized match, else a unique prefix match ('SG3K-D-10' is the type designation of 'SG3K-D'),
+    else a label that is a bare power class matching the model's last word ('Q.PEAK DUO L-G5.2 380' is '380')."""
+    key = normalize_model(model)
+    names = {normalize_model(name): name for name in expected}
+    if key in names:
+        return names[key]
+    prefixed = [name for norm, name in names.items() if norm and (key.startswith(norm) or norm.startswith(key))]
+    if prefixed:
+        return prefixed[0] if len(prefixed) == 1 else None
+    words = model.split()
+    if len(words) > 1 and words[-1].isdigit():
+        bare = [name for norm, name in names.items() if norm.isdigit() and norm == words[-1]]
+        return bare[0] if len(bare) == 1 else None
+    return None
+
+
+def score_sheet(extraction: Extraction, sheet: dict) -> dict:
+    """Field-level counts for one sheet: correct, wrong, unscored (no label to compare), labelled, found."""
+    expected = expected_fields(sheet)
+    found: set[tuple[str, str]] = set()
+    correct = wrong = unscored = 0
+    wrong_values = []
+    for record in extraction.specs:
+        target = _match_model(record.model, expected)
+        for name, fv in record.fields.items():
+            if target is None:
+                wrong += 1
+                wrong_values.append((record.model, name, fv.value, None))
+            elif name not in expected[target]:
+                unscored += 1
+            elif _same(name, fv.value, expected[target][name]):
+                correct += 1
+                found.add((target, name))
+            else:
+                wrong += 1
+                wrong_values.append((record.model, name, fv.value, expected[target][name]))
+    labelled = [(model, name) for model, fields in expected.items() for name in fields]
+    stc = [(m, n) for m, n in labelled if n in STC_FIELDS and equipment_type_of(sheet.get("type", "")) == "module"]
+    want_certs = set(_certifications(", ".join(sheet.get("certifications", []))))
+    got_certs = set(extraction.certifications)
+    return {
+        "correct": correct,
+        "wrong": wrong,
+        "unscored": unscored,
+        "labelled": len(labelled),
+        "recalled": sum(1 for item in labelled if item in found),
+        "stc_labelled": len(stc),
+        "stc_recalled": sum(1 for item in stc if item in found),
+        "wrong_values": wrong_values,
+        "certs_labelled": len(want_certs),
+        "certs_found": len(want_certs & got_certs),
+        "certs_extra": sorted(got_certs - want_certs),
+        "manufacturer_ok": bool(extraction.manufacturer)
+        and normalize_model(extraction.manufacturer) in normalize_model(sheet.get("manufacturer", "")),
+        "type_ok": extraction.equipment_type == equipment_type_of(sheet.get("type", "")),
+    }
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def run(directory: Path, labels_path: Path | None = None) -> dict:
+    """Extract every PDF in directory on two processes, score against the labels, print and return figures."""
+    directory = Path(directory)
+    labels = json.loads(Path(labels_path or directory / "labels.json").read_text(encoding="utf-8"))
+    pdfs = sorted(directory.glob("*.pdf"))
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        extractions = dict(zip(pdfs, pool.map(extract_pdf, pdfs), strict=True))
+    wall = time.perf_counter() - start
+    total_pages = sum(e.pages for e in extractions.values())
+    per_pdf = {}
+    for pdf, extraction in extractions.items():
+        sheet = labels.get(pdf.name)
+        row = {"pages": extraction.pages, "has_text_layer": extraction.has_text_layer, "labelled": sheet is not None}
+        if sheet is not None:
+            row |= score_sheet(extraction, sheet)
+            row["precision"] = _ratio(row["correct"], row["correct"] + row["wrong"])
+            row["recall"] = _ratio(row["recalled"], row["labelled"])
+        per_pdf[pdf.name] = row
+    scored = [r for r in per_pdf.values() if r["labelled"]]
+
+    def total(key: str) -> int:
+        return sum(r[key] for r in scored)
+
+    overall = {
+        "precision": _ratio(total("correct"), total("correct") + total("wrong")),
+        "recall": _ratio(total("recalled"), total("labelled")),
+        "module_stc_recall": _ratio(total("stc_recalled"), total("stc_labelled")),
+        "cert_recall": _ratio(total("certs_found"), total("certs_labelled")),
+        "manufacturer_accuracy": _ratio(sum(r["manufacturer_ok"] for r in scored), len(scored)),
+        "type_accuracy": _ratio(sum(r["type_ok"] for r in scored), len(scored)),
+        "pages": total_pages,
+        "wall_seconds": round(wall, 3),
+        "pages_per_second": round(total_pages / wall, 2) if wall else None,
+    }
+    _print_report(per_pdf, overall)
+    return {"per_pdf": per_pdf, "overall": overall}
+
+
+def _pct(value: float | None) -> str:
+    return "   n/a" if value is None else f"{value * 100:5.1f}%"
+
+
+def _print_report(per_pdf: dict, overall: dict) -> None:
+    print(f"{'pdf':58} {'pages':>5} {'prec':>7} {'recall':>7} {'found/labelled':>15}")
+    for name, row in per_pdf.items():
+        if not row["labelled"]:
+            print(f"{name:58} {row['pages']:5}  (no labels)")
+            continue
+        counts = f"{row['recalled']}/{row['labelled']}"
+        note = "" if row["has_text_layer"] else "  no text layer (needs OCR)"
+        print(f"{name:58} {row['pages']:5} {_pct(row['precision']):>7} {_pct(row['recall']):>7} {counts:>15}{note}")
+        for model, field, got, want in row["wrong_values"]:
+            print(f"    wrong: {model} {field} = {got} (label {want})")
+    print(
+        f"overall: precision {_pct(overall['precision'])}, recall {_pct(overall['recall'])}, "
+        f"module STC recall {_pct(overall['module_stc_recall'])}, certification recall {_pct(overall['cert_recall'])}"
+    )
+    print(
+        f"manufacturer {_pct(overall['manufacturer_accuracy'])}, type {_pct(overall['type_accuracy'])}; "
+        f"{overall['pages']} pages in {overall['wall_seconds']} s = {overall['pages_per_second']} pages/s (2 processes)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print(__doc__)
+        raise SystemExit(2)
+    run(Path(args[0]), Path(args[1]) if len(args) > 1 else None)
+
+
+if __name__ == "__main__":
+    main()
