@@ -68,6 +68,33 @@ def _daily(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _extract_pdf(args: argparse.Namespace) -> int:
+    """Prints, as JSON, exactly the rows `datasheets/enriched_pdfs` would store for each file (same code)."""
+    import json
+    from pathlib import Path
+
+    from ysh_assets.datasheets.enrich import OllamaResource
+    from ysh_assets.datasheets.pipeline import process_pdf
+
+    settings = Settings.from_env()
+    ollama = None if args.rules_only else OllamaResource(base_url=settings.ollama_url, model=settings.ollama_model)
+    results = []
+    for name in args.files:
+        path = Path(name)
+        results.append(process_pdf(path, filename=path.name, ollama=ollama).to_json())
+    print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _bench_pdf_accuracy(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ysh_assets.datasheets import accuracy
+
+    accuracy.run(Path(args.directory), Path(args.labels) if args.labels else None)
+    return 0
+
+
 def _bench_gd_load(args: argparse.Namespace) -> int:
     from ysh_assets.bench import gd_load
 
@@ -86,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     daily_cmd = commands.add_parser("daily", help="run the daily ingestion chain now, in this process")
     daily_cmd.set_defaults(handler=_daily)
 
+    extract_cmd = commands.add_parser("extract-pdf", help="print the datasheet rows the asset would store, as JSON")
+    extract_cmd.add_argument("files", nargs="+", metavar="FILE")
+    extract_cmd.add_argument("--rules-only", action="store_true", help="do not ask Ollama ($YSH_OLLAMA_URL)")
+    extract_cmd.set_defaults(handler=_extract_pdf)
+
     bench = commands.add_parser("bench", help="benchmarks (never part of the tests)").add_subparsers(
         dest="benchmark", required=True
     )
@@ -94,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     gd_cmd.add_argument("--dsn", help="PostgreSQL URL allowed to create a scratch database (default: $YSH_PG_DSN)")
     gd_cmd.add_argument("--keep", action="store_true", help="keep the scratch databases")
     gd_cmd.set_defaults(handler=_bench_gd_load)
+    pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against a labels file, pages/s")
+    pdf_cmd.add_argument("directory", metavar="DIR")
+    pdf_cmd.add_argument("--labels", help="labels file (default: DIR/labels.json)")
+    pdf_cmd.set_defaults(handler=_bench_pdf_accuracy)
     return parser
 
 

@@ -4,6 +4,7 @@ import dagster as dg
 
 from ysh_assets import automation
 from ysh_assets.aneel import definitions as aneel
+from ysh_assets.datasheets import definitions as datasheets
 from ysh_assets.resources import build_resources
 from ysh_assets.settings import Settings
 
@@ -14,6 +15,7 @@ executor = dg.in_process_executor if settings.profile == "local" else dg.multipr
 
 defs = dg.Definitions.merge(
     aneel.defs,
+    datasheets.defs,
     automation.defs,
     dg.Definitions(resources=build_resources(settings), executor=executor),
 )

@@ -3,8 +3,9 @@
 IO manager keys: `io_manager` / `warehouse_io_manager` (tables), `object_store_io_manager` (raw files and
 parquet), `hot_cache_io_manager` (small lookups: Redis in front of the warehouse in `services`, the
 warehouse itself in `local`). Resources: `warehouse` (SQL for quarantine rows and checks), `object_store`,
-`aneel_portal`. Values that may hold a password (DSN, Redis URL) are passed as
-`dg.EnvVar` when set, so the Dagster UI shows the variable name, never the secret.
+`aneel_portal`, `ollama` (optional: without it datasheets are extracted rules-only, and say so).
+Values that may hold a password (DSN, Redis URL) are passed as `dg.EnvVar` when set, so the Dagster UI
+shows the variable name, never the secret.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from ysh_assets.aneel.portal import AneelPortal
+from ysh_assets.datasheets.enrich import OllamaResource
 from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
@@ -47,4 +49,5 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "object_store_io_manager": ObjectStoreIOManager(store=store),
         "warehouse": sql,
         "aneel_portal": AneelPortal(base_url=settings.ckan_url, sources=settings.sources),
+        "ollama": OllamaResource(base_url=settings.ollama_url, model=settings.ollama_model),
     }

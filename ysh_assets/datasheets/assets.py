@@ -1,0 +1,116 @@
+"""Datasheet assets, one dynamic partition per PDF (its content sha256), added by the new-PDF sensor.
+
+`datasheets/pdf_documents` keeps the original, content-addressed, with what the intake inspection found;
+`datasheets/enriched_pdfs` turns it into `products.datasheets` / `products.datasheet_specs` rows. Bad input
+is quarantined with its reason (in `pipeline.quarantine` and in metadata) and the run stays green.
+"""
+
+import tempfile
+from pathlib import Path, PurePosixPath
+
+import dagster as dg
+
+from ysh_assets.datasheets.enrich import OllamaResource
+from ysh_assets.datasheets.inspect import inspect_pdf, safe_filename
+from ysh_assets.datasheets.pipeline import PdfLimits, process_pdf
+from ysh_assets.datasheets.sensors import OBJECT_KEY_TAG, PDF_PARTITIONS
+from ysh_assets.io_managers.object_store import ObjectStore, RawFile, StoredObject, sha256_of_file
+from ysh_assets.warehouse.sql import Warehouse
+
+PDF_DOCUMENTS = dg.AssetKey(["datasheets", "pdf_documents"])
+ENRICHED_PDFS = dg.AssetKey(["datasheets", "enriched_pdfs"])
+
+
+def _quarantine(warehouse: Warehouse, context: dg.AssetExecutionContext, source: str, reason: str, detail: str):
+    import polars as pl
+
+    row = pl.DataFrame({"line_number": [None], "reason": [reason], "raw_record": [detail]}, schema_overrides={
+        "line_number": pl.Int64, "raw_record": pl.String})  # fmt: skip
+    with warehouse.quarantine_writer(context.asset_key, [context.partition_key], context.run.run_id, source) as sink:
+        sink.write(row, context.partition_key)
+
+
+@dg.asset(
+    key=PDF_DOCUMENTS,
+    partitions_def=PDF_PARTITIONS,
+    io_manager_key="object_store_io_manager",
+    kinds={"pdf", "s3"},
+    owners=["team:data-platform"],
+)
+def pdf_documents(
+    context: dg.AssetExecutionContext, config: PdfLimits, object_store: ObjectStore, warehouse: Warehouse
+) -> RawFile:
+    """The uploaded PDF, stored by content sha256, with its size, page count and text-layer presence."""
+    sha256 = context.partition_key
+    key = context.run.tags.get(OBJECT_KEY_TAG)
+    if key is None:
+        raise dg.Failure(f"run has no {OBJECT_KEY_TAG} tag: PDF partitions are launched by the new_pdf_sensor")
+    spool = Path(tempfile.mkdtemp(prefix="ysh-pdf-")) / safe_filename(PurePosixPath(key).name)
+    object_store.download(key, spool)
+    actual, _ = sha256_of_file(spool)
+    if actual != sha256:
+        spool.unlink()
+        raise dg.Failure(f"{key} changed since it was detected (sha256 {actual[:12]} != {sha256[:12]})")
+    inspection = inspect_pdf(
+        spool, max_bytes=config.max_bytes, max_pages=config.max_pages, timeout_seconds=config.timeout_seconds
+    )
+    if inspection.status != "ok":
+        context.log.warning(f"{key} quarantined: {inspection.reason} ({inspection.detail})")
+        _quarantine(warehouse, context, key, inspection.reason or "corrupt", inspection.detail)
+    context.add_output_metadata(
+        {
+            "status": inspection.status,
+            "quarantine_reason": inspection.reason or "",
+            "pages": inspection.pages if inspection.pages is not None else -1,
+            "has_text_layer": bool(inspection.has_text_layer),
+            "object_key": key,
+        }
+    )
+    return RawFile(
+        path=spool,
+        filename=spool.name,
+        content_type="application/pdf",
+        sha256=sha256,
+        temporary=True,
+        source={"object_key": key, "status": inspection.status, "reason": inspection.reason or ""},
+    )
+
+
+@dg.asset(
+    key=ENRICHED_PDFS,
+    partitions_def=PDF_PARTITIONS,
+    ins={"document": dg.AssetIn(key=PDF_DOCUMENTS)},
+    kinds={"pdf", "postgres", "ollama"},
+    owners=["team:data-platform"],
+)
+def enriched_pdfs(
+    context: dg.AssetExecutionContext,
+    config: PdfLimits,
+    document: StoredObject,
+    warehouse: Warehouse,
+    ollama: OllamaResource,
+) -> dg.MaterializeResult:
+    """Specs per model with the page each value came from: rules first, Ollama to fill gaps (never to
+    overwrite), rows in products.datasheets and products.datasheet_specs."""
+    object_key = document.source.get("object_key")
+    with document.local_path() as path:
+        processed = process_pdf(path, filename=document.filename, object_key=object_key, limits=config, ollama=ollama)
+    if processed.quarantine_reason and document.source.get("status") == "ok":  # found here, not at intake
+        _quarantine(warehouse, context, object_key or document.key, processed.quarantine_reason, processed.detail)
+    warehouse.replace_rows("sha256", processed.sha256, processed.frames())
+    row = processed.datasheet
+    filled = sum(len(json_fields) for json_fields in (spec["llm_values"] for spec in processed.specs) if json_fields)
+    return dg.MaterializeResult(
+        metadata={
+            "status": row["status"],
+            "quarantine_reason": row["quarantine_reason"] or "",
+            "manufacturer": row["manufacturer"] or "",
+            "equipment_type": row["equipment_type"] or "",
+            "models": row["models"],
+            "extractor": row["extractor"],
+            "llm_status": row["llm_status"] or "not run",
+            "llm_detail": row["llm_detail"] or processed.detail,
+            "llm_entries_bytes": filled,
+            "dagster/row_count": row["models"],
+        }
+    )

@@ -1,0 +1,198 @@
+"""One PDF from bytes to table rows: inspect (quarantine reasons), extract (rules), enrich (Ollama, optional).
+
+`process_pdf` is what `datasheets/enriched_pdfs` stores and what `ysh extract-pdf` prints, so the two can
+never disagree. Extraction runs in a child process with a time limit: a hostile PDF that passed the
+inspection must still not hang a run.
+"""
+
+import json
+import multiprocessing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from ysh_assets.datasheets.enrich import EnrichmentResult, OllamaResource, enrich
+from ysh_assets.datasheets.extract import SPEC_FIELDS, extract_pdf, page_texts
+from ysh_assets.datasheets.inspect import Inspection, inspect_pdf
+
+SPEC_COLUMNS = list(SPEC_FIELDS)
+INTEGER_FIELDS = {"mppt_count", "phases"}
+
+
+class PdfLimits(dg.Config):
+    """Limits for untrusted PDFs; anything beyond them is quarantined with the reason."""
+
+    max_bytes: int = 50 * 1024 * 1024
+    max_pages: int = 60
+    timeout_seconds: float = 60.0
+
+
+@dataclass
+class ProcessedPdf:
+    sha256: str
+    datasheet: dict[str, Any]  # the products.datasheets row
+    specs: list[dict[str, Any]] = field(default_factory=list)  # products.datasheet_specs rows
+    quarantine_reason: str | None = None
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "datasheet": self.datasheet, "specs": self.specs}
+
+    def frames(self) -> list[tuple[str, pl.DataFrame]]:
+        """The rows as frames for Warehouse.replace_rows, parent table first."""
+        datasheet = pl.DataFrame([self.datasheet], schema=DATASHEET_SCHEMA)
+        specs = pl.DataFrame(self.specs, schema=SPEC_SCHEMA) if self.specs else pl.DataFrame(schema=SPEC_SCHEMA)
+        return [("products.datasheets", datasheet), ("products.datasheet_specs", specs)]
+
+
+DATASHEET_SCHEMA = {
+    "sha256": pl.String,
+    "filename": pl.String,
+    "object_key": pl.String,
+    "size_bytes": pl.Int64,
+    "pages": pl.Int32,
+    "has_text_layer": pl.Boolean,
+    "status": pl.String,
+    "quarantine_reason": pl.String,
+    "manufacturer": pl.String,
+    "equipment_type": pl.String,
+    "certifications": pl.String,  # JSON array
+    "models": pl.Int32,
+    "extractor": pl.String,
+    "llm_status": pl.String,
+    "llm_detail": pl.String,
+    "processed_at": pl.Datetime("us", "UTC"),
+}
+SPEC_SCHEMA = {
+    "sha256": pl.String,
+    "model": pl.String,
+    "manufacturer": pl.String,
+    "equipment_type": pl.String,
+    **{name: (pl.Int32 if name in INTEGER_FIELDS else pl.Float64) for name in SPEC_COLUMNS},
+    "provenance": pl.String,  # JSON: field -> {"page", "source"}
+    "llm_values": pl.String,  # JSON: field -> {"value", "page", "source": "llm", "status": "filled" | "conflict"}
+}
+
+
+def _extract_in_child(path: str, conn: Connection) -> None:
+    try:
+        extraction = extract_pdf(path)
+        conn.send((extraction.to_json(), page_texts(path) if extraction.has_text_layer else []))
+    except Exception as error:  # reported to the parent, which quarantines the file
+        conn.send(error)
+    finally:
+        conn.close()
+
+
+def extract_with_time_limit(path: Path, timeout_seconds: float) -> tuple[dict[str, Any], list[str]] | None:
+    """The rules extraction in a child process; None when it ran out of time (the child is killed)."""
+    context = multiprocessing.get_context("forkserver")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_extract_in_child, args=(str(path), sender), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_seconds):
+            return None
+        result = receiver.recv()
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join(timeout=5)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def process_pdf(
+    path: Path,
+    *,
+    filename: str,
+    object_key: str | None = None,
+    limits: PdfLimits | None = None,
+    ollama: OllamaResource | None = None,
+) -> ProcessedPdf:
+    limits = limits or PdfLimits()
+    inspection = inspect_pdf(
+        path, max_bytes=limits.max_bytes, max_pages=limits.max_pages, timeout_seconds=limits.timeout_seconds
+    )
+    base = _datasheet_row(inspection, filename, object_key)
+    if inspection.status != "ok":
+        return _quarantined(inspection.sha256, base, inspection.reason or "corrupt", inspection.detail)
+    try:
+        extracted = extract_with_time_limit(path, limits.timeout_seconds)
+    except Exception as error:  # the parser choked on a file the intake accepted
+        return _quarantined(inspection.sha256, base, "corrupt", f"extraction failed: {error}")
+    if extracted is None:
+        return _quarantined(inspection.sha256, base, "timeout", f"extraction exceeded {limits.timeout_seconds}s")
+    document, texts = extracted
+    if not document["has_text_layer"]:
+        return _quarantined(inspection.sha256, base, "needs_ocr", "no text layer: scanned sheet")
+    rules = document["specs"]
+    enrichment = (
+        enrich(ollama, "\n\f".join(texts), rules)
+        if ollama is not None
+        else EnrichmentResult("unavailable", "no Ollama configured: rules only", rules)
+    )
+    records = enrichment.records if enrichment.status == "ok" else rules
+    specs = [_spec_row(inspection.sha256, record, document) for record in records if record.get("model")]
+    datasheet = {
+        **base,
+        "status": "extracted",
+        "manufacturer": document["manufacturer"],
+        "equipment_type": document["equipment_type"],
+        "certifications": json.dumps(document["certifications"]),
+        "models": len(specs),
+        "extractor": "rules+llm" if enrichment.status == "ok" else "rules",
+        "llm_status": enrichment.status,
+        "llm_detail": enrichment.detail,
+    }
+    return ProcessedPdf(inspection.sha256, datasheet, specs, detail=enrichment.detail)
+
+
+def _datasheet_row(inspection: Inspection, filename: str, object_key: str | None) -> dict[str, Any]:
+    return {
+        "sha256": inspection.sha256,
+        "filename": filename,
+        "object_key": object_key,
+        "size_bytes": inspection.size_bytes,
+        "pages": inspection.pages,
+        "has_text_layer": inspection.has_text_layer,
+        "status": "extracted",
+        "quarantine_reason": None,
+        "manufacturer": None,
+        "equipment_type": None,
+        "certifications": "[]",
+        "models": 0,
+        "extractor": "rules",
+        "llm_status": None,
+        "llm_detail": None,
+        "processed_at": datetime.now(UTC),
+    }
+
+
+def _quarantined(sha256: str, base: dict[str, Any], reason: str, detail: str) -> ProcessedPdf:
+    row = {**base, "status": "quarantined", "quarantine_reason": reason}
+    return ProcessedPdf(sha256, row, [], quarantine_reason=reason, detail=detail)
+
+
+def _spec_row(sha256: str, record: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    fields = record.get("fields", {})
+    llm_values = {name: {**value, "status": "conflict"} for name, value in record.get("conflicts", {}).items()} | {
+        name: {**fields[name], "status": "filled"} for name in record.get("llm_filled", []) if name in fields
+    }
+    return {
+        "sha256": sha256,
+        "model": record["model"],
+        "manufacturer": record.get("manufacturer") or document["manufacturer"],
+        "equipment_type": record.get("equipment_type") or document["equipment_type"],
+        **{name: fields[name]["value"] if name in fields else None for name in SPEC_COLUMNS},
+        "provenance": json.dumps({name: {"page": v.get("page"), "source": v["source"]} for name, v in fields.items()}),
+        "llm_values": json.dumps(llm_values),
+    }
