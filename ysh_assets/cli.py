@@ -69,21 +69,27 @@ def _daily(args: argparse.Namespace) -> int:
 
 
 def _extract_pdf(args: argparse.Namespace) -> int:
-    """Prints, as JSON, exactly the rows `datasheets/enriched_pdfs` would store for each file (same code)."""
+    """Prints, as JSON, exactly the rows `datasheets/enriched_pdfs` would store for each file (same code);
+    a file that cannot be read is reported in place and the exit status is 1."""
     import json
     from pathlib import Path
 
     from ysh_assets.datasheets.enrich import OllamaResource
+    from ysh_assets.datasheets.inspect import safe_filename
     from ysh_assets.datasheets.pipeline import process_pdf
 
     settings = Settings.from_env()
     ollama = None if args.rules_only else OllamaResource(base_url=settings.ollama_url, model=settings.ollama_model)
-    results = []
+    results, failed = [], False
     for name in args.files:
         path = Path(name)
-        results.append(process_pdf(path, filename=path.name, ollama=ollama).to_json())
+        if not path.is_file():
+            results.append({"file": name, "error": "no such file"})
+            failed = True
+            continue
+        results.append(process_pdf(path, filename=safe_filename(path.name), ollama=ollama).to_json())
     print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
-    return 0
+    return 1 if failed else 0
 
 
 def _bench_pdf_accuracy(args: argparse.Namespace) -> int:

@@ -49,5 +49,5 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "object_store_io_manager": ObjectStoreIOManager(store=store),
         "warehouse": sql,
         "aneel_portal": AneelPortal(base_url=settings.ckan_url, sources=settings.sources),
-        "ollama": OllamaResource(base_url=settings.ollama_url, model=settings.ollama_model),
+        "ollama": OllamaResource(base_url=_secret_setting("YSH_OLLAMA_URL"), model=settings.ollama_model),
     }

@@ -5,10 +5,12 @@
 is quarantined with its reason (in `pipeline.quarantine` and in metadata) and the run stays green.
 """
 
+import json
 import tempfile
 from pathlib import Path, PurePosixPath
 
 import dagster as dg
+import polars as pl
 
 from ysh_assets.datasheets.enrich import OllamaResource
 from ysh_assets.datasheets.inspect import inspect_pdf, safe_filename
@@ -21,13 +23,15 @@ PDF_DOCUMENTS = dg.AssetKey(["datasheets", "pdf_documents"])
 ENRICHED_PDFS = dg.AssetKey(["datasheets", "enriched_pdfs"])
 
 
-def _quarantine(warehouse: Warehouse, context: dg.AssetExecutionContext, source: str, reason: str, detail: str):
-    import polars as pl
-
-    row = pl.DataFrame({"line_number": [None], "reason": [reason], "raw_record": [detail]}, schema_overrides={
-        "line_number": pl.Int64, "raw_record": pl.String})  # fmt: skip
+def _file_quarantine(
+    warehouse: Warehouse, context: dg.AssetExecutionContext, source: str, reason: str | None, detail: str = ""
+) -> None:
+    """Replaces this asset's pipeline.quarantine verdict for the PDF: one row with the reason, or none when
+    the file passed (a re-run with raised limits clears an earlier verdict)."""
+    rows = [{"line_number": None, "reason": reason, "raw_record": detail}] if reason else []
+    frame = pl.DataFrame(rows, schema={"line_number": pl.Int64, "reason": pl.String, "raw_record": pl.String})
     with warehouse.quarantine_writer(context.asset_key, [context.partition_key], context.run.run_id, source) as sink:
-        sink.write(row, context.partition_key)
+        sink.write(frame, context.partition_key)
 
 
 @dg.asset(
@@ -45,18 +49,22 @@ def pdf_documents(
     key = context.run.tags.get(OBJECT_KEY_TAG)
     if key is None:
         raise dg.Failure(f"run has no {OBJECT_KEY_TAG} tag: PDF partitions are launched by the new_pdf_sensor")
-    spool = Path(tempfile.mkdtemp(prefix="ysh-pdf-")) / safe_filename(PurePosixPath(key).name)
-    object_store.download(key, spool)
-    actual, _ = sha256_of_file(spool)
-    if actual != sha256:
-        spool.unlink()
-        raise dg.Failure(f"{key} changed since it was detected (sha256 {actual[:12]} != {sha256[:12]})")
-    inspection = inspect_pdf(
-        spool, max_bytes=config.max_bytes, max_pages=config.max_pages, timeout_seconds=config.timeout_seconds
-    )
+    with tempfile.NamedTemporaryFile(prefix="ysh-pdf-", suffix=".pdf", delete=False) as handle:
+        spool = Path(handle.name)
+    try:
+        object_store.download(key, spool)
+        actual, _ = sha256_of_file(spool)
+        if actual != sha256:
+            raise dg.Failure(f"{key} changed since it was detected (sha256 {actual[:12]} != {sha256[:12]})")
+        inspection = inspect_pdf(
+            spool, max_bytes=config.max_bytes, max_pages=config.max_pages, timeout_seconds=config.timeout_seconds
+        )
+    except BaseException:
+        spool.unlink(missing_ok=True)  # on success the IO manager removes it once stored
+        raise
     if inspection.status != "ok":
         context.log.warning(f"{key} quarantined: {inspection.reason} ({inspection.detail})")
-        _quarantine(warehouse, context, key, inspection.reason or "corrupt", inspection.detail)
+    _file_quarantine(warehouse, context, key, inspection.reason, inspection.detail)
     context.add_output_metadata(
         {
             "status": inspection.status,
@@ -68,7 +76,7 @@ def pdf_documents(
     )
     return RawFile(
         path=spool,
-        filename=spool.name,
+        filename=safe_filename(PurePosixPath(key).name),
         content_type="application/pdf",
         sha256=sha256,
         temporary=True,
@@ -95,11 +103,11 @@ def enriched_pdfs(
     object_key = document.source.get("object_key")
     with document.local_path() as path:
         processed = process_pdf(path, filename=document.filename, object_key=object_key, limits=config, ollama=ollama)
-    if processed.quarantine_reason and document.source.get("status") == "ok":  # found here, not at intake
-        _quarantine(warehouse, context, object_key or document.key, processed.quarantine_reason, processed.detail)
+    found_here = processed.quarantine_reason if document.source.get("status") == "ok" else None  # not at intake
+    _file_quarantine(warehouse, context, object_key or document.key, found_here, processed.detail)
     warehouse.replace_rows("sha256", processed.sha256, processed.frames())
     row = processed.datasheet
-    filled = sum(len(json_fields) for json_fields in (spec["llm_values"] for spec in processed.specs) if json_fields)
+    llm_entries = [entry for spec in processed.specs for entry in json.loads(spec["llm_values"]).values()]
     return dg.MaterializeResult(
         metadata={
             "status": row["status"],
@@ -110,7 +118,8 @@ def enriched_pdfs(
             "extractor": row["extractor"],
             "llm_status": row["llm_status"] or "not run",
             "llm_detail": row["llm_detail"] or processed.detail,
-            "llm_entries_bytes": filled,
+            "llm_fields_filled": sum(entry["status"] == "filled" for entry in llm_entries),
+            "llm_conflicts_with_rules": sum(entry["status"] == "conflict" for entry in llm_entries),
             "dagster/row_count": row["models"],
         }
     )

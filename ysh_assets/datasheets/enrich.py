@@ -297,10 +297,10 @@ def _pair(rules: list[dict[str, Any]], llm: list[dict[str, Any]]) -> dict[int, i
         index = by_model.pop(_key(record.get("model")), None)
         if index is not None:
             pairs[llm_index] = index
-    free_rules = [i for i in range(len(rules)) if i not in pairs.values()]
-    free_llm = [i for i in range(len(llm)) if i not in pairs]
-    if len(free_rules) == len(free_llm):
-        pairs.update(zip(free_llm, free_rules, strict=True))
+    # By position only when no name matched at all (the model spelled every name its own way) and the counts
+    # agree; after a partial match, position would pair unrelated models.
+    if not pairs and len(rules) == len(llm):
+        pairs.update(zip(range(len(llm)), range(len(rules)), strict=True))
     return pairs
 
 

@@ -6,6 +6,7 @@ inspection must still not hang a run.
 """
 
 import json
+import math
 import multiprocessing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -141,7 +142,7 @@ def process_pdf(
         else EnrichmentResult("unavailable", "no Ollama configured: rules only", rules)
     )
     records = enrichment.records if enrichment.status == "ok" else rules
-    specs = [_spec_row(inspection.sha256, record, document) for record in records if record.get("model")]
+    specs = _spec_rows(inspection.sha256, records, document)
     datasheet = {
         **base,
         "status": "extracted",
@@ -182,17 +183,45 @@ def _quarantined(sha256: str, base: dict[str, Any], reason: str, detail: str) ->
     return ProcessedPdf(sha256, row, [], quarantine_reason=reason, detail=detail)
 
 
+def _column_value(name: str, value: Any) -> float | int | None:
+    """A value fit for its typed column, or None: counts must be whole and small, measures finite and sane.
+    The rules only emit such values; this guards against what a language model may return."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    if name in INTEGER_FIELDS:
+        return int(value) if float(value).is_integer() and 0 <= value <= 1000 else None
+    return float(value) if abs(value) < 1e9 else None
+
+
+def _spec_rows(sha256: str, records: list[dict[str, Any]], document: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per model; a model named twice (a language model may repeat one) keeps its first record."""
+    rows: dict[str, dict[str, Any]] = {}
+    for record in records:
+        model = record.get("model")
+        if model and model not in rows:
+            rows[model] = _spec_row(sha256, record, document)
+    return list(rows.values())
+
+
 def _spec_row(sha256: str, record: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     fields = record.get("fields", {})
-    llm_values = {name: {**value, "status": "conflict"} for name, value in record.get("conflicts", {}).items()} | {
-        name: {**fields[name], "status": "filled"} for name in record.get("llm_filled", []) if name in fields
-    }
+    llm_values = {name: {**value, "status": "conflict"} for name, value in record.get("conflicts", {}).items()}
+    values: dict[str, Any] = {}
+    for name in SPEC_COLUMNS:
+        field_value = fields.get(name)
+        if field_value is None:
+            values[name] = None
+            continue
+        values[name] = _column_value(name, field_value["value"])
+        if field_value["source"] == "llm":
+            llm_values[name] = {**field_value, "status": "filled" if values[name] is not None else "rejected"}
+    kept = {name: v for name, v in fields.items() if values.get(name) is not None}
     return {
         "sha256": sha256,
         "model": record["model"],
         "manufacturer": record.get("manufacturer") or document["manufacturer"],
         "equipment_type": record.get("equipment_type") or document["equipment_type"],
-        **{name: fields[name]["value"] if name in fields else None for name in SPEC_COLUMNS},
-        "provenance": json.dumps({name: {"page": v.get("page"), "source": v["source"]} for name, v in fields.items()}),
+        **values,
+        "provenance": json.dumps({name: {"page": v.get("page"), "source": v["source"]} for name, v in kept.items()}),
         "llm_values": json.dumps(llm_values),
     }

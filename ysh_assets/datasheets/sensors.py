@@ -2,15 +2,18 @@
 (named by its content sha256) of the datasheet assets and one `pdf_processing` run.
 
 Identity is the content, not the name: a re-upload of the same bytes under another name adds nothing. The
-cursor is the (last_modified, key) position of the last object handled, so listings of thousands of objects
-(paginated by the store) resume where they stopped, whatever the key order of new uploads. One bad object
-never stops the sensor: it is retried on the next ticks, then skipped with a logged reason.
+cursor is a watermark (the newest modification time handled) plus the fingerprints of the objects handled
+within a look-back window before it: S3 stamps a multipart upload with the time it started, so an object
+can appear with a time older than objects already seen. Listings of thousands of objects are paginated
+by the store. One bad object never stops the sensor: it is retried on the next ticks, then skipped with a
+logged reason. Hashing stops after a time budget per tick; the rest waits for the next one.
 """
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -19,17 +22,25 @@ from ysh_assets.io_managers.object_store import ObjectInfo, ObjectStore
 INCOMING_PREFIX = "incoming/"
 PDF_PARTITIONS = dg.DynamicPartitionsDefinition(name="datasheet_pdfs")
 OBJECT_KEY_TAG = "ysh/object_key"
-MAX_NEW_PER_TICK = 100  # objects hashed per evaluation; the rest wait for the next tick
+MAX_NEW_PER_TICK = 100  # objects hashed per evaluation
+TIME_BUDGET_SECONDS = 30.0  # of hashing per evaluation (Dagster gives a sensor tick about a minute)
+LOOKBACK = timedelta(hours=1)  # how late an object may show up with an older time, and still be seen
+SETTLE_SECONDS = 5.0  # a local file younger than this may still be being copied in
 MAX_ATTEMPTS = 3
+
+
+def _modified(info: ObjectInfo) -> datetime:
+    return (info.last_modified or datetime.fromtimestamp(0, UTC)).astimezone(UTC)
+
+
+def _fingerprint(info: ObjectInfo) -> str:
+    return f"{_modified(info).isoformat()}|{info.size}|{info.etag or ''}"
 
 
 @dataclass
 class SensorCursor:
-    """Position after the last handled object: its modification time, and every key handled at exactly
-    that time (S3 times have one-second resolution, so several uploads can share one)."""
-
-    last_modified: str = ""
-    keys: list[str] = field(default_factory=list)
+    watermark: str = ""  # ISO time of the newest object handled
+    recent: dict[str, str] = field(default_factory=dict)  # key -> fingerprint, handled within LOOKBACK of it
     failures: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -39,21 +50,24 @@ class SensorCursor:
     def dump(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
-    def is_after(self, info: ObjectInfo) -> bool:
-        modified = _modified(info)
-        return modified > self.last_modified or (modified == self.last_modified and info.key not in self.keys)
+    def _horizon(self) -> datetime | None:
+        return datetime.fromisoformat(self.watermark) - LOOKBACK if self.watermark else None
 
-    def advance(self, info: ObjectInfo) -> None:
-        modified = _modified(info)
-        if modified > self.last_modified:
-            self.last_modified, self.keys = modified, []
-        self.keys.append(info.key)
+    def is_new(self, info: ObjectInfo) -> bool:
+        horizon = self._horizon()
+        if horizon is not None and _modified(info) < horizon:
+            return False
+        return self.recent.get(info.key) != _fingerprint(info)
+
+    def handled(self, info: ObjectInfo) -> None:
+        self.recent[info.key] = _fingerprint(info)
+        self.watermark = max(self.watermark, _modified(info).isoformat())
         self.failures.pop(info.key, None)
-
-
-def _modified(info: ObjectInfo) -> str:
-    moment = info.last_modified or datetime.fromtimestamp(0, UTC)
-    return moment.astimezone(UTC).isoformat()
+        horizon = self._horizon()
+        if horizon is not None:
+            self.recent = {
+                key: fp for key, fp in self.recent.items() if datetime.fromisoformat(fp.split("|")[0]) >= horizon
+            }
 
 
 def content_sha256(store: ObjectStore, key: str) -> str:
@@ -68,19 +82,22 @@ def content_sha256(store: ObjectStore, key: str) -> str:
 def scan_incoming(
     store: ObjectStore, cursor: SensorCursor, known: set[str], log
 ) -> tuple[list[tuple[str, str]], SensorCursor]:
-    """New PDFs after the cursor as (sha256, key), at most MAX_NEW_PER_TICK hashed; returns the new cursor."""
+    """New PDFs after the cursor as (sha256, key), within this tick's budget; returns the new cursor."""
     pending = sorted(
-        (info for info in store.list_objects(INCOMING_PREFIX) if cursor.is_after(info)),
+        (info for info in store.list_objects(INCOMING_PREFIX) if cursor.is_new(info)),
         key=lambda info: (_modified(info), info.key),
     )
     found: list[tuple[str, str]] = []
-    hashed = 0
+    started, hashed = time.monotonic(), 0
+    settled_before = datetime.now(UTC) - timedelta(seconds=SETTLE_SECONDS)
     for info in pending:
         if not info.key.lower().endswith(".pdf"):
             log.info(f"skipped {info.key}: not a .pdf object")
-            cursor.advance(info)
+            cursor.handled(info)
             continue
-        if hashed >= MAX_NEW_PER_TICK:
+        if not store.is_s3 and _modified(info) > settled_before:
+            break  # S3 objects appear whole; a local file may still be being written
+        if hashed >= MAX_NEW_PER_TICK or time.monotonic() - started > TIME_BUDGET_SECONDS:
             break
         hashed += 1
         try:
@@ -90,11 +107,11 @@ def scan_incoming(
             if attempts < MAX_ATTEMPTS:
                 cursor.failures[info.key] = attempts
                 log.warning(f"could not read {info.key} (attempt {attempts}/{MAX_ATTEMPTS}): {error}")
-                break
+                continue
             log.error(f"skipped {info.key} after {attempts} failed reads: {error}")
-            cursor.advance(info)
+            cursor.handled(info)
             continue
-        cursor.advance(info)
+        cursor.handled(info)
         if sha256 in known:
             log.info(f"skipped {info.key}: same content as an earlier PDF ({sha256[:12]})")
             continue
@@ -115,7 +132,12 @@ def build_new_pdf_sensor(job) -> dg.SensorDefinition:
     )
     def new_pdf_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStore) -> dg.SensorResult:
         known = set(context.instance.get_dynamic_partitions(PDF_PARTITIONS.name))
-        found, cursor = scan_incoming(object_store, SensorCursor.parse(context.cursor), known, context.log)
+        try:
+            cursor = SensorCursor.parse(context.cursor)
+        except (ValueError, TypeError):  # an older cursor format: rescan; content identity prevents duplicates
+            context.log.warning("unreadable sensor cursor; rescanning incoming/ (already known PDFs are skipped)")
+            cursor = SensorCursor()
+        found, cursor = scan_incoming(object_store, cursor, known, context.log)
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(run_key=sha256, partition_key=sha256, tags={OBJECT_KEY_TAG: key}) for sha256, key in found

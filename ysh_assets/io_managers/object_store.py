@@ -148,7 +148,8 @@ class ObjectStore(dg.ConfigurableResource):
             if not path.is_file():
                 return None
             st = path.stat()
-            return ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+            # ctime too: a file moved in keeps its old mtime, but the move updates its ctime.
+            return ObjectInfo(key, st.st_size, datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC))
         try:
             head = self._s3().head_object(Bucket=self._bucket, Key=self._s3_key(key))
         except ClientError as error:

@@ -167,18 +167,18 @@ def test_connection_refused_is_unavailable_quickly() -> None:
     assert result.status == "unavailable"
     assert "unreachable" in result.detail
     assert result.records == RULES
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 20  # refused at once; generous for a busy CI machine
 
 
 def test_slow_server_times_out_as_unavailable() -> None:
-    with OllamaServer(reply=reply({}), delay_seconds=10) as server:
+    with OllamaServer(reply=reply({}), delay_seconds=60) as server:
         started = time.monotonic()
         result = enrich(resource(server, timeout_seconds=0.3), TEXT, RULES)
         elapsed = time.monotonic() - started
     assert result.status == "unavailable"
     assert "timed out" in result.detail
     assert result.records == RULES
-    assert elapsed < 3
+    assert elapsed < 20  # the client gave up long before the server's delay
 
 
 def test_detail_never_shows_url_credentials() -> None:

@@ -183,7 +183,7 @@ def test_slow_parse_times_out_and_the_parser_is_killed() -> None:
     result = inspect_pdf(JINKO, **{**LIMITS, "timeout_seconds": 0.001})
     assert quarantined(result, "timeout")
     assert result.sha256 == hashlib.sha256(JINKO.read_bytes()).hexdigest()
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # killed, not waited for
     assert multiprocessing.active_children() == []
 
 

@@ -99,7 +99,7 @@ def test_sensor_pages_through_a_thousand_objects_and_never_dies_on_a_bad_one(sto
         for _attempt in range(3):  # retried on the next ticks, then skipped with a logged reason
             found, state = scan_incoming(flaky, state, set(), logging.getLogger("test"))
             assert found == []
-        assert f"{INCOMING_PREFIX}zz-unreadable.pdf" in state.keys and state.failures == {}
+        assert f"{INCOMING_PREFIX}zz-unreadable.pdf" in state.recent and state.failures == {}
 
 
 class FlakyStore(ObjectStore):
@@ -221,6 +221,10 @@ def test_ollama_fills_gaps_and_never_overwrites_rules(pdf_stack, store, empty_pg
     }
     assert phases == 1 and provenance["phases"]["source"] == "llm"
     assert sql(empty_pg_dsn, "SELECT extractor, llm_status FROM products.datasheets") == [("rules+llm", "ok")]
+    (run,) = runs.values()
+    enriched = next(e for e in run.get_asset_materialization_events() if e.asset_key.path[-1] == "enriched_pdfs")
+    assert enriched.materialization.metadata["llm_fields_filled"].value == 1
+    assert enriched.materialization.metadata["llm_conflicts_with_rules"].value == 1
 
 
 def test_extract_pdf_cli_prints_what_the_asset_stores(tmp_path, capsys):
@@ -232,9 +236,34 @@ def test_extract_pdf_cli_prints_what_the_asset_stores(tmp_path, capsys):
     assert printed["datasheet"]["manufacturer"] == "BYD" and printed["datasheet"]["models"] == len(printed["specs"])
     assert {s["model"] for s in printed["specs"]} >= {"HVS 5.1", "HVM 8.3"}
 
+    assert main(["extract-pdf", "--rules-only", str(tmp_path / "missing.pdf"), str(tmp_path / BYD)]) == 1
+    missing, present = json.loads(capsys.readouterr().out)
+    assert missing == {"file": str(tmp_path / "missing.pdf"), "error": "no such file"}
+    assert present["datasheet"]["manufacturer"] == "BYD"
 
-def test_local_profile_runs_the_same_flow_on_a_folder_and_duckdb(tmp_path):
+
+def test_cursor_sees_late_objects_with_older_times_within_the_look_back():
+    from datetime import UTC, datetime, timedelta
+
+    from ysh_assets.io_managers.object_store import ObjectInfo
+
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    cursor = SensorCursor()
+    first = ObjectInfo(f"{INCOMING_PREFIX}a.pdf", 10, now, "e1")
+    cursor.handled(first)
+    restored = SensorCursor.parse(cursor.dump())
+    assert not restored.is_new(first)
+    assert restored.is_new(ObjectInfo(f"{INCOMING_PREFIX}a.pdf", 11, now, "e2"))  # overwritten in place
+    assert restored.is_new(ObjectInfo(f"{INCOMING_PREFIX}late.pdf", 10, now - timedelta(minutes=40), "e3"))
+    assert not restored.is_new(ObjectInfo(f"{INCOMING_PREFIX}old.pdf", 10, now - timedelta(hours=2), "e4"))
+
+
+def test_local_profile_runs_the_same_flow_on_a_folder_and_duckdb(tmp_path, monkeypatch):
     import duckdb
+
+    from ysh_assets.datasheets import sensors
+
+    monkeypatch.setattr(sensors, "SETTLE_SECONDS", 0.0)  # the files below are complete when written
 
     from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
 
@@ -261,6 +290,5 @@ def test_local_profile_runs_the_same_flow_on_a_folder_and_duckdb(tmp_path):
         assert conn.sql("SELECT usable_kwh FROM products.datasheet_specs WHERE model = 'HVS 5.1'").fetchall() == [
             (5.12,)
         ]
-    assert not (tmp_path / "escape").exists()
     (stored,) = [p for p in (tmp_path / "objects" / "datasheets").rglob("*.pdf")]
     assert stored.name.endswith(".pdf") and all(c.isalnum() or c in "._-" for c in stored.name)
