@@ -104,7 +104,7 @@ def _bench_pdf_accuracy(args: argparse.Namespace) -> int:
 def _bench_gd_load(args: argparse.Namespace) -> int:
     from ysh_assets.bench import gd_load
 
-    gd_load.run(args.rows, args.dsn or Settings.from_env().pg_dsn, keep=args.keep)
+    gd_load.run(args.rows, args.dsn or Settings.from_env().pg_dsn, repeat=args.repeat, keep=args.keep)
     return 0
 
 
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     gd_cmd = bench.add_parser("gd-load", help="full-size GD units load vs a plain COPY into PostgreSQL")
     gd_cmd.add_argument("--rows", type=int, default=4_700_000)
     gd_cmd.add_argument("--dsn", help="PostgreSQL URL allowed to create a scratch database (default: $YSH_PG_DSN)")
+    gd_cmd.add_argument("--repeat", type=int, default=3, help="full-size runs of each side; medians compared")
     gd_cmd.add_argument("--keep", action="store_true", help="keep the scratch databases")
     gd_cmd.set_defaults(handler=_bench_gd_load)
     pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against a labels file, pages/s")
