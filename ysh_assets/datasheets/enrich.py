@@ -28,35 +28,11 @@ import httpx
 import ollama
 from pydantic import Field
 
+from ysh_assets.datasheets.extract import EQUIPMENT_TYPES, SPEC_FIELDS
 from ysh_assets.settings import DEFAULTS
 
-EQUIPMENT_TYPES = ("module", "inverter_string", "inverter_micro", "inverter_hybrid", "battery")
 IDENTITY_FIELDS = ("manufacturer", "model", "equipment_type")
-# Field -> unit, mirroring the rule extractor's SPEC_FIELDS (not imported: enrichment must not depend on it).
-NUMERIC_FIELDS: dict[str, str] = {
-    "pmax_w": "W",
-    "vmp_v": "V",
-    "imp_a": "A",
-    "voc_v": "V",
-    "isc_a": "A",
-    "efficiency_pct": "%",
-    "temp_coeff_pmax_pct_per_c": "%/°C",
-    "temp_coeff_voc_pct_per_c": "%/°C",
-    "temp_coeff_isc_pct_per_c": "%/°C",
-    "length_mm": "mm",
-    "width_mm": "mm",
-    "thickness_mm": "mm",
-    "weight_kg": "kg",
-    "ac_power_w": "W",
-    "max_dc_voltage_v": "V",
-    "mppt_count": "count",
-    "mppt_min_v": "V",
-    "mppt_max_v": "V",
-    "max_efficiency_pct": "%",
-    "phases": "count",
-    "usable_kwh": "kWh",
-    "nominal_voltage_v": "V",
-}
+NUMERIC_FIELDS = SPEC_FIELDS  # field -> unit: the same record shape as the rule extractor's
 SPEC_FIELD_NAMES = (*IDENTITY_FIELDS, *NUMERIC_FIELDS)
 
 SPEC_JSON_SCHEMA: dict[str, Any] = {

@@ -18,6 +18,7 @@ import polars as pl
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
+from psycopg import sql as pgsql
 
 from ysh_assets.io_managers.frames import (
     FrameStream,
@@ -36,6 +37,21 @@ def duckdb_connect(database: str, connection_config: Mapping[str, Any] | None = 
     return duckdb.connect(database, config={**DUCKDB_CONFIG, **(connection_config or {})})
 
 
+@contextmanager
+def duckdb_transaction(database: str, connection_config: Mapping[str, Any] | None = None) -> Iterator[Any]:
+    """A connection inside one transaction: committed when the block succeeds, rolled back otherwise."""
+    conn = duckdb_connect(database, connection_config)
+    try:
+        conn.begin()
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
 class TransactionalDuckDbClient(DuckDbClient):
     """Wraps delete-slice + insert in one DuckDB transaction: a failed write leaves the slice as it was.
 
@@ -48,16 +64,8 @@ class TransactionalDuckDbClient(DuckDbClient):
 
     @contextmanager
     def connect(self, context, table_slice) -> Iterator[Any]:
-        conn = duckdb_connect(self._database, self._config)
-        try:
-            conn.begin()
+        with duckdb_transaction(self._database, self._config) as conn:
             yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
 
     @staticmethod
     def get_table_name(table_slice: TableSlice) -> str:
@@ -83,7 +91,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
     def handle_output(
         self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput, connection
     ) -> Mapping[str, Any]:
-        table = f'"{table_slice.schema}"."{table_slice.table}"'
+        table = pgsql.Identifier(table_slice.schema, table_slice.table).as_string(None)
         rows = 0
         for frame in iter_write_slices(obj):
             if frame.width == 0:

@@ -13,7 +13,7 @@ import polars as pl
 import psycopg
 from psycopg import sql as pgsql
 
-from ysh_assets.io_managers.duckdb import duckdb_connect
+from ysh_assets.io_managers.duckdb import duckdb_transaction
 
 # The local profile has no migrations: the quarantine table is created on first use, same columns.
 _DUCKDB_QUARANTINE_DDL = """
@@ -38,16 +38,8 @@ class Warehouse(dg.ConfigurableResource):
             with psycopg.connect(self.dsn, application_name="ysh_assets_checks") as conn:
                 yield conn
             return
-        conn = duckdb_connect(self.duckdb_path)
-        try:
-            conn.begin()
+        with duckdb_transaction(self.duckdb_path) as conn:
             yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            conn.close()
 
     def _execute(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
         if self.dsn:
