@@ -8,6 +8,7 @@ inspection must still not hang a run.
 import json
 import math
 import multiprocessing
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -120,18 +121,21 @@ def process_pdf(
     ollama: OllamaResource | None = None,
 ) -> ProcessedPdf:
     limits = limits or PdfLimits()
+    started = time.monotonic()  # one time limit for the file: parsing at intake and extraction share it
     inspection = inspect_pdf(
         path, max_bytes=limits.max_bytes, max_pages=limits.max_pages, timeout_seconds=limits.timeout_seconds
     )
     base = _datasheet_row(inspection, filename, object_key)
     if inspection.status != "ok":
         return _quarantined(inspection.sha256, base, inspection.reason or "corrupt", inspection.detail)
+    remaining = limits.timeout_seconds - (time.monotonic() - started)
     try:
-        extracted = extract_with_time_limit(path, limits.timeout_seconds)
+        extracted = extract_with_time_limit(path, remaining) if remaining > 0 else None
     except Exception as error:  # the parser choked on a file the intake accepted
         return _quarantined(inspection.sha256, base, "corrupt", f"extraction failed: {error}")
     if extracted is None:
-        return _quarantined(inspection.sha256, base, "timeout", f"extraction exceeded {limits.timeout_seconds}s")
+        detail = f"parsing and extraction exceeded {limits.timeout_seconds:g} s; extractor killed"
+        return _quarantined(inspection.sha256, base, "timeout", detail)
     document, texts = extracted
     if not document["has_text_layer"]:
         return _quarantined(inspection.sha256, base, "needs_ocr", "no text layer: scanned sheet")

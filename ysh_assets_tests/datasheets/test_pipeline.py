@@ -4,6 +4,7 @@ pdf_processing job into PostgreSQL, Ollama as a loopback wire-contract double (o
 import json
 import logging
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -292,3 +293,13 @@ def test_local_profile_runs_the_same_flow_on_a_folder_and_duckdb(tmp_path, monke
         ]
     (stored,) = [p for p in (tmp_path / "objects" / "datasheets").rglob("*.pdf")]
     assert stored.name.endswith(".pdf") and all(c.isalnum() or c in "._-" for c in stored.name)
+
+
+def test_extraction_that_runs_out_of_time_is_killed_and_reported():
+    from ysh_assets.datasheets.pipeline import extract_with_time_limit
+
+    started = time.monotonic()
+    assert extract_with_time_limit(PDFS / JINKO, 0.001) is None
+    assert time.monotonic() - started < 30  # the child was killed, not waited for
+    document, texts = extract_with_time_limit(PDFS / JINKO, 60)
+    assert document["has_text_layer"] and len(texts) == document["pages"] == 2
