@@ -9,7 +9,6 @@ by the store. One bad object never stops the sensor: it is retried on the next t
 logged reason. Hashing stops after a time budget per tick; the rest waits for the next one.
 """
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from ysh_assets.io_managers.object_store import ObjectInfo, ObjectStore
+from ysh_assets.io_managers.object_store import ObjectInfo, ObjectStore, sha256_of_stream
 
 INCOMING_PREFIX = "incoming/"
 PDF_PARTITIONS = dg.DynamicPartitionsDefinition(name="datasheet_pdfs")
@@ -72,11 +71,8 @@ class SensorCursor:
 
 def content_sha256(store: ObjectStore, key: str) -> str:
     """Streams the object through sha256 (bounded memory, whatever its size)."""
-    digest = hashlib.sha256()
     with store.open(key) as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_of_stream(handle)[0]
 
 
 def scan_incoming(

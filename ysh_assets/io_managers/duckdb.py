@@ -37,6 +37,13 @@ def duckdb_connect(database: str, connection_config: Mapping[str, Any] | None = 
     return duckdb.connect(database, config={**DUCKDB_CONFIG, **(connection_config or {})})
 
 
+def duckdb_table_exists(conn: Any, schema: str, table: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchone()
+    return found is not None
+
+
 @contextmanager
 def duckdb_transaction(database: str, connection_config: Mapping[str, Any] | None = None) -> Iterator[Any]:
     """A connection inside one transaction: committed when the block succeeds, rolled back otherwise."""
@@ -75,11 +82,7 @@ class TransactionalDuckDbClient(DuckDbClient):
     def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
         # The stock client runs the DELETE and swallows "no such table"; inside a transaction that
         # error would abort the transaction, so look first.
-        exists = connection.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [table_slice.schema, table_slice.table],
-        ).fetchone()
-        if exists:
+        if duckdb_table_exists(connection, table_slice.schema, table_slice.table):
             connection.execute(_get_cleanup_statement(table_slice))
 
 

@@ -48,14 +48,19 @@ def safe_segment(value: str) -> str:
     return cleaned
 
 
-def sha256_of_file(path: Path) -> tuple[str, int]:
+def sha256_of_stream(handle: BinaryIO) -> tuple[str, int]:
+    """Hex digest and size of everything left in `handle`, read in bounded chunks."""
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
+
+
+def sha256_of_file(path: Path) -> tuple[str, int]:
+    with path.open("rb") as handle:
+        return sha256_of_stream(handle)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import polars as pl
 import psycopg
 from psycopg import sql as pgsql
 
-from ysh_assets.io_managers.duckdb import duckdb_transaction
+from ysh_assets.io_managers.duckdb import duckdb_table_exists, duckdb_transaction
 
 # The local profile has no migrations: the quarantine table is created on first use, same columns.
 _DUCKDB_QUARANTINE_DDL = """
@@ -75,19 +75,11 @@ class Warehouse(dg.ConfigurableResource):
         with self._connection() as conn:
             for qualified, _ in reversed(frames):
                 table = pgsql.Identifier(*qualified.split("."))
-                if self.dsn or self._duckdb_table_exists(conn, qualified):
+                if self.dsn or duckdb_table_exists(conn, *qualified.split(".")):
                     statement = pgsql.SQL("DELETE FROM {} WHERE {} = %s").format(table, pgsql.Identifier(key_column))
                     self._execute(conn, statement.as_string(None), (key,))
             for qualified, frame in frames:
                 self._insert(conn, qualified, frame)
-
-    @staticmethod
-    def _duckdb_table_exists(conn: Any, qualified: str) -> bool:
-        schema, table = qualified.split(".")
-        found = conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-        ).fetchone()
-        return bool(found and found[0])
 
     def _insert(self, conn: Any, qualified: str, frame: pl.DataFrame) -> None:
         table = pgsql.Identifier(*qualified.split("."))
