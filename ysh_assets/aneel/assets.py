@@ -8,7 +8,6 @@ and the warehouse IO manager, and quarantine what cannot be typed.
 
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -19,8 +18,9 @@ import dagster as dg
 import polars as pl
 
 from ysh_assets.aneel.ckan import CkanError, CkanResource
-from ysh_assets.aneel.parsing import UFS, GdUnitsReader, HeaderReport, read_tariffs
+from ysh_assets.aneel.parsing import IBGE_UF_CODES, UFS, GdUnitsReader, HeaderReport, read_tariffs
 from ysh_assets.aneel.portal import AneelPortal
+from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, RowAudit, audit_report
 from ysh_assets.io_managers.frames import FrameStream
 from ysh_assets.io_managers.object_store import ObjectStore, RawFile, StoredObject, latest_stored
 from ysh_assets.io_managers.redis_cache import TTL_METADATA_KEY
@@ -230,9 +230,17 @@ def _field_of_raw_line(index: int) -> pl.Expr:
     return pl.col("raw_record").str.split(";").list.get(index, null_on_oob=True).str.strip_chars('" ')
 
 
-class GenerationUnitsConfig(dg.Config):
+class GenerationUnitsConfig(LoadAuditConfig):
     row_count_tolerance: float = 0.10  # WARN when a UF's row count moves more than this share since last load
-    max_quarantine_share: float = 0.001  # ERROR (blocking) above this share of quarantined rows
+
+
+# Rows whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF. The parser
+# quarantines them; the audit of the staged load and the published table's check make sure none got through.
+UF_MISMATCH_SQL = (
+    "SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} "
+    f"JOIN (VALUES {', '.join(f'({uf!r}, {code})' for uf, code in IBGE_UF_CODES.items())}) AS ibge(uf, code) "
+    "ON ibge.uf = sig_uf WHERE cod_municipio_ibge / 100000 <> ibge.code"
+)
 
 
 @dg.asset(
@@ -254,79 +262,67 @@ def generation_units(
     context: dg.AssetExecutionContext, config: GenerationUnitsConfig, object_store: ObjectStore, warehouse: Warehouse
 ) -> Iterator:
     """Distributed-generation units, typed, one partition per UF. A single-run backfill of all UFs reads the
-    file once; one UF can be re-run alone. Rows that fail typing are quarantined with the raw line."""
+    file once; one UF can be re-run alone. Rows that fail typing are quarantined with the raw line; the load
+    is audited before it is published (see `AuditPolicy`), so a broken publication never replaces good data."""
     snapshot = _latest_snapshot(object_store, GD_UNITS_RAW)
     ufs = sorted(context.partition_keys)
-    outcome: dict = {}
+    reader_of: dict[str, GdUnitsReader] = {}
 
     def batches() -> Iterator[pl.DataFrame]:
-        per_uf: Counter[str] = Counter()
         with (
             snapshot.local_path() as path,
-            warehouse.quarantine_writer(context.asset_key, ufs, context.run.run_id, snapshot.key) as quarantine,
+            warehouse.quarantine_writer(context.asset_key, context.run.run_id, snapshot.key, snapshot.sha256) as sink,
         ):
-            reader = GdUnitsReader(path, ufs=ufs)
+            reader = reader_of.setdefault("reader", GdUnitsReader(path, ufs=ufs))
             uf_field = _field_of_raw_line(reader.open_header().columns.index("SigUF"))
             for batch in reader:
-                quarantine.write(batch.quarantine, pl.when(uf_field.is_in(ufs)).then(uf_field))
-                per_uf.update(dict(batch.rows["sig_uf"].value_counts().iter_rows()))
+                sink.write(batch.quarantine, pl.when(uf_field.is_in(ufs)).then(uf_field))
                 yield batch.rows
-        outcome.update(reader=reader, per_uf=per_uf)
 
     def summary() -> dict:
-        reader: GdUnitsReader = outcome["reader"]
-        considered = reader.rows_loaded + reader.rows_quarantined
-        outcome["share"] = reader.rows_quarantined / considered if considered else 0.0
+        reader = reader_of["reader"]
         return {
             "rows_read": reader.rows_read,
-            "rows_loaded": reader.rows_loaded,
-            "rows_quarantined": reader.rows_quarantined,
+            "rows_parsed": reader.rows_loaded,
+            "rows_quarantined_by_parser": reader.rows_quarantined,
             "rows_other_ufs": reader.rows_skipped,
-            "quarantine_share": outcome["share"],
-            "rows_by_uf": dict(sorted(outcome["per_uf"].items())),
             **_header_metadata(reader.header),
             **_source_metadata(snapshot),
         }
 
-    yield dg.Output(FrameStream(batches(), summary=summary))
+    load = AuditedLoad(
+        FrameStream(batches(), summary=summary),
+        policy=AuditPolicy(
+            thresholds=config,
+            unique_key=("cod_empreendimento",),
+            row_audits=(RowAudit("uf_matches_partition", UF_MISMATCH_SQL),),
+        ),
+        source_rows=lambda: reader_of["reader"].rows_read,
+        source_sha256=snapshot.sha256,
+    )
+    yield dg.Output(load)
 
-    reader = outcome["reader"]
+    report = audit_report(load)
+    share = report.result("quarantine_share")
     yield dg.AssetCheckResult(
         check_name="quarantine_share",
-        passed=outcome["share"] < config.max_quarantine_share,
+        passed=share.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "quarantine_share": outcome["share"],
-            "max_share": config.max_quarantine_share,
-            "rows_quarantined": reader.rows_quarantined,
-            "where": "pipeline.quarantine",
-        },
+        metadata={**share.figures, "where": "pipeline.quarantine"},
     )
-    yield _row_count_change(context, outcome["per_uf"], ufs, config.row_count_tolerance)
+    yield _row_count_change(report, config.row_count_tolerance)
+    header = reader_of["reader"].header
     yield dg.AssetCheckResult(
         check_name="schema_drift",
-        passed=not reader.header.unknown_columns and not reader.header.missing_columns,
+        passed=not header.unknown_columns and not header.missing_columns,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata=_header_metadata(reader.header),
+        metadata=_header_metadata(header),
     )
 
 
-def _row_count_change(
-    context: dg.AssetExecutionContext, per_uf: Counter, ufs: list[str], tolerance: float
-) -> dg.AssetCheckResult:
-    """Compares each UF's row count with its previous materialization (another run's), as a WARN."""
-    changes = {}
-    for uf in ufs:
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[uf]), limit=5
-        ).records
-        previous = next((r for r in records if r.run_id != context.run.run_id), None)
-        if previous is None:
-            continue
-        rows_by_uf = previous.asset_materialization.metadata.get("rows_by_uf")
-        before = rows_by_uf.value.get(uf) if rows_by_uf else None
-        if before:
-            changes[uf] = (per_uf.get(uf, 0) - before) / before
+def _row_count_change(report: AuditReport, tolerance: float) -> dg.AssetCheckResult:
+    """Each UF's row count against what the table held before this load (the audit counted both), as a WARN."""
+    changes = {uf: (report.staged_rows[uf] - before) / before for uf, before in report.previous_rows.items() if before}
     outside = {uf: round(change, 4) for uf, change in changes.items() if abs(change) > tolerance}
     return dg.AssetCheckResult(
         check_name="row_count_change",
@@ -345,7 +341,9 @@ def _row_count_change(
     kinds={"polars", "postgres"},
     owners=["team:data-platform"],
 )
-def tariffs(context: dg.AssetExecutionContext, object_store: ObjectStore, warehouse: Warehouse) -> pl.DataFrame:
+def tariffs(
+    context: dg.AssetExecutionContext, config: LoadAuditConfig, object_store: ObjectStore, warehouse: Warehouse
+) -> AuditedLoad:
     """Homologated distributor tariffs, partitioned by the year their validity starts; values in the
     published unit and in R$/kWh where that unit is MWh, flags for the applied tariff and SCEE rows."""
     snapshot = _latest_snapshot(object_store, TARIFFS_RAW)
@@ -368,21 +366,26 @@ def tariffs(context: dg.AssetExecutionContext, object_store: ObjectStore, wareho
         [parsed.quarantine.with_columns(partition_key=filed_under), uncovered.with_columns(partition_key=None)],
         how="vertical_relaxed",
     ).filter(pl.col("partition_key").is_null() | pl.col("partition_key").is_in(context.partition_keys))
-    run_id = context.run.run_id
-    with warehouse.quarantine_writer(context.asset_key, context.partition_keys, run_id, snapshot.key) as sink:
+    with warehouse.quarantine_writer(context.asset_key, context.run.run_id, snapshot.key, snapshot.sha256) as sink:
         sink.write(quarantine, pl.col("partition_key"))
     rows = parsed.rows.filter(in_run)
     context.add_output_metadata(
         {
             "rows_loaded": rows.height,
             "rows_quarantined": quarantine.height,
+            "rows_republished": parsed.republished,
             "rows_other_years": parsed.rows.height - rows.height - uncovered.height,
             "years": f"{min(context.partition_keys)}..{max(context.partition_keys)}",
             **_header_metadata(header),
             **_source_metadata(snapshot),
         }
     )
-    return rows
+    return AuditedLoad(
+        rows,
+        policy=AuditPolicy(thresholds=config, unique_key=("dat_inicio_vigencia", "tariff_key")),
+        source_rows=lambda: parsed.rows.height + parsed.quarantine.height + parsed.republished,
+        source_sha256=snapshot.sha256,
+    )
 
 
 # The tariff in force is the applied one ("Tarifa de Aplicação"), per distributor and tariff position.

@@ -18,6 +18,8 @@ import bisect
 import codecs
 import csv
 import hashlib
+import io
+import re
 import zipfile
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,19 +28,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import polars as pl
 
 UFS: tuple[str, ...] = (
     "AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA",
     "PB", "PE", "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO",
 )  # fmt: skip
+# IBGE's numeric code of each UF: a municipality's 7-digit code starts with its UF's two digits.
+IBGE_UF_CODES: dict[str, int] = {
+    "RO": 11, "AC": 12, "AM": 13, "RR": 14, "PA": 15, "AP": 16, "TO": 17, "MA": 21, "PI": 22, "CE": 23,
+    "RN": 24, "PB": 25, "PE": 26, "AL": 27, "SE": 28, "BA": 29, "MG": 31, "ES": 32, "RJ": 33, "SP": 35,
+    "PR": 41, "SC": 42, "RS": 43, "MS": 50, "MT": 51, "GO": 52, "DF": 53,
+}  # fmt: skip
 QUARANTINE_SCHEMA = pl.Schema({"line_number": pl.Int64, "reason": pl.Utf8, "raw_record": pl.Utf8})
 
 ZIP_MAGIC = b"PK\x03\x04"
 _SNIFF_BYTES = 1 << 20
 _DATE_SENTINEL = "1900-"
-_ID_SPAN = 10**9  # GD.UF.NNN.NNN.NNN as one integer: UF index * 10^9 + the 9 digits
 
 
 class AneelFormatError(ValueError):
@@ -51,8 +57,9 @@ class _Col:
 
     name: str
     published: str | None  # None: derived by this module, not read from the file
-    kind: str = "text"  # text | date | datetime_date | month | int16 | int32 | decimal
+    kind: str = "text"  # text | date | sentinel_date | month | int16 | int32 | decimal | signed_decimal
     aliases: tuple[str, ...] = ()
+    int_digits: int = 15  # decimals: at most this many digits before the comma (the table's numeric precision)
 
 
 _GD = (
@@ -84,12 +91,12 @@ _GD = (
     _Col("sig_tipo_geracao", "SigTipoGeracao"),
     _Col("dsc_fonte_geracao", "DscFonteGeracao"),
     _Col("dsc_porte", "DscPorte"),
-    _Col("num_coord_n_empreendimento", "NumCoordNEmpreendimento", "decimal"),
-    _Col("num_coord_e_empreendimento", "NumCoordEEmpreendimento", "decimal"),
-    _Col("mda_potencia_instalada_kw", "MdaPotenciaInstaladaKW", "decimal"),
+    _Col("num_coord_n_empreendimento", "NumCoordNEmpreendimento", "signed_decimal"),
+    _Col("num_coord_e_empreendimento", "NumCoordEEmpreendimento", "signed_decimal"),
+    _Col("mda_potencia_instalada_kw", "MdaPotenciaInstaladaKW", "decimal", int_digits=11),  # numeric(14, 3)
     _Col("nom_sub_estacao", "NomSubEstacao"),
-    _Col("num_coord_e_sub", "NumCoordESub", "decimal"),
-    _Col("num_coord_n_sub", "NumCoordNSub", "decimal"),
+    _Col("num_coord_e_sub", "NumCoordESub", "signed_decimal"),
+    _Col("num_coord_n_sub", "NumCoordNSub", "signed_decimal"),
 )
 
 _TARIFFS = (
@@ -109,8 +116,8 @@ _TARIFFS = (
     _Col("nom_posto_tarifario", "NomPostoTarifario"),
     _Col("dsc_unidade_terciaria", "DscUnidadeTerciaria"),
     _Col("sig_agente_acessante", "SigAgenteAcessante"),
-    _Col("vlr_tusd", "VlrTUSD", "decimal"),
-    _Col("vlr_te", "VlrTE", "decimal"),
+    _Col("vlr_tusd", "VlrTUSD", "decimal", int_digits=12),  # numeric(18, 6)
+    _Col("vlr_te", "VlrTE", "decimal", int_digits=12),
     _Col("vlr_tusd_rs_kwh", None),
     _Col("vlr_te_rs_kwh", None),
     _Col("is_tarifa_aplicacao", None),
@@ -211,6 +218,7 @@ _TARIFF_LAYOUT = _Layout(
 class ParsedBatch:
     rows: pl.DataFrame  # typed, GD_COLUMNS or TARIFF_COLUMNS
     quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
+    republished: int = 0  # tariffs: later copies of a row with the same values, dropped
 
 
 @dataclass
@@ -234,7 +242,11 @@ codecs.register_error("ysh_cp1252_latin1", _cp1252_gap_to_latin1)
 
 
 def sniff_encoding(sample: bytes) -> str:
-    """'utf-8-sig' when the BOM is there, 'utf-8' when the sample decodes as UTF-8, else 'cp1252'."""
+    """'utf-8-sig' when the BOM is there, 'utf-8' when the sample decodes as UTF-8, else 'cp1252'.
+
+    UTF-16 (a BOM, or NUL bytes between the characters) is refused: the published files never were."""
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or sample[:4096].count(b"\x00") > 64:
+        raise AneelFormatError("the file is UTF-16 text; expected a ';'-separated CSV in UTF-8 or cp1252")
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     cut = sample.rfind(b"\n") + 1 or len(sample)  # never judge a multi-byte character cut by the sample end
@@ -251,11 +263,51 @@ def _to_utf8(block: bytes, encoding: str) -> bytes:
     return block.decode("cp1252", "ysh_cp1252_latin1").encode("utf-8")
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds on what a published file may make the parser read: a crafted ZIP or a file without line breaks
+    is refused with a clear error instead of exhausting memory. The real GD file inflates 110 MB -> 1.4 GB
+    (ratio ~13) with lines of ~300 bytes."""
+
+    max_uncompressed_bytes: int = 8 << 30
+    max_ratio: float = 100.0  # inflated size / compressed size of the ZIP member
+    max_line_bytes: int = 1 << 20
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+class _BoundedMember(io.RawIOBase):
+    """A ZIP member stream that refuses to inflate past the limits (the declared sizes can lie)."""
+
+    def __init__(self, member: BinaryIO, info: zipfile.ZipInfo, limits: ReadLimits, where: str):
+        self._member, self._where = member, where
+        self._limit = min(limits.max_uncompressed_bytes, int(max(info.compress_size, 1) * limits.max_ratio))
+        self._why = (
+            f"more than {limits.max_uncompressed_bytes} bytes uncompressed"
+            if self._limit == limits.max_uncompressed_bytes
+            else f"an inflation ratio above {limits.max_ratio:g} ({info.compress_size} compressed bytes)"
+        )
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._member.read(len(buffer))
+        self._read += len(data)
+        if self._read > self._limit:
+            raise AneelFormatError(f"{self._where}: refused, the ZIP member expands to {self._why}")
+        buffer[: len(data)] = data
+        return len(data)
+
+
 @contextmanager
-def open_published_file(path: str | Path) -> Iterator[BinaryIO]:
+def open_published_file(path: str | Path, limits: ReadLimits = DEFAULT_LIMITS) -> Iterator[BinaryIO]:
     """Open a download as a binary stream of the CSV inside: a ZIP is detected by its magic bytes, not its name.
 
-    The GD units URL ends in `.csv` but serves a ZIP holding the one CSV; the member is inflated while read.
+    The GD units URL ends in `.csv` but serves a ZIP holding the one CSV, inflated while read within `limits`.
+    The member is chosen by name (the one `.csv`); a ZIP with none, or several, is refused.
     """
     with open(path, "rb") as raw:
         if raw.read(4) != ZIP_MAGIC:
@@ -263,16 +315,32 @@ def open_published_file(path: str | Path) -> Iterator[BinaryIO]:
             yield raw
             return
         raw.seek(0)
-        with zipfile.ZipFile(raw) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir()]
-            if not members:
-                raise AneelFormatError(f"{path}: ZIP without any file")
-            with archive.open(max(members, key=lambda m: m.file_size)) as member:
-                yield member
+        try:
+            archive = zipfile.ZipFile(raw)
+        except zipfile.BadZipFile as error:
+            raise AneelFormatError(f"{path}: starts like a ZIP but is not a readable ZIP archive ({error})") from None
+        with archive:
+            files = [m for m in archive.infolist() if not m.is_dir()]
+            csvs = [m for m in files if m.filename.lower().endswith(".csv")]
+            if len(csvs) != 1:
+                names = [m.filename for m in files] or "no files"
+                raise AneelFormatError(f"{path}: expected one .csv file in the ZIP, found {names}")
+            with archive.open(csvs[0]) as member:
+                yield io.BufferedReader(_BoundedMember(member, csvs[0], limits, str(path)), 1 << 20)
 
 
-def _line_blocks(stream: BinaryIO, first: bytes, block_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines (each ends with a newline), about `block_bytes` long."""
+def zip_members(path: str | Path) -> list[str]:
+    """The file names inside a ZIP download ([] for a plain file), for the materialization's metadata."""
+    with open(path, "rb") as raw:
+        if raw.read(4) != ZIP_MAGIC:
+            return []
+    with zipfile.ZipFile(path) as archive:
+        return [m.filename for m in archive.infolist() if not m.is_dir()]
+
+
+def _line_blocks(stream: BinaryIO, first: bytes, block_bytes: int, max_line_bytes: int) -> Iterator[bytes]:
+    """Blocks of whole lines (each ends with a newline), about `block_bytes` long; a line longer than
+    `max_line_bytes` is refused rather than buffered."""
     rest = first
     while True:
         data = stream.read(block_bytes)
@@ -282,9 +350,13 @@ def _line_blocks(stream: BinaryIO, first: bytes, block_bytes: int) -> Iterator[b
             return
         rest += data
         cut = rest.rfind(b"\n") + 1
+        if not cut and len(rest) > max_line_bytes:
+            raise AneelFormatError(f"a line longer than {max_line_bytes} bytes: not a CSV of the expected layout")
         if cut and len(rest) >= block_bytes:
             yield rest[:cut]
             rest = rest[cut:]
+            if len(rest) > max_line_bytes:
+                raise AneelFormatError(f"a line longer than {max_line_bytes} bytes: not a CSV of the expected layout")
 
 
 # --------------------------------------------------------------------------------------------- header
@@ -296,7 +368,8 @@ def _header(stream: BinaryIO, layout: _Layout) -> tuple[HeaderReport, dict[str, 
     encoding = sniff_encoding(sample)
     end = sample.find(b"\n")
     if end < 0:
-        sample += stream.readline()
+        if len(sample) >= _SNIFF_BYTES:
+            raise AneelFormatError(f"no line break in the first {_SNIFF_BYTES} bytes: not a CSV of the expected layout")
         end = len(sample)
     line = sample[:end].decode(encoding, "ysh_cp1252_latin1" if encoding == "cp1252" else "replace")
     names = [n.strip() for n in next(csv.reader([line.strip("\r\n")], delimiter=";"))]
@@ -339,7 +412,9 @@ class _Block:
         return self._lines[line_number - self.first_line].rstrip(b"\r").decode("utf-8", "replace")
 
 
-def _utf8_blocks(stream: BinaryIO, rest: bytes, encoding: str, block_bytes: int) -> Iterator[_Block]:
+def _utf8_blocks(
+    stream: BinaryIO, rest: bytes, encoding: str, block_bytes: int, limits: ReadLimits = DEFAULT_LIMITS
+) -> Iterator[_Block]:
     """Blocks of whole lines transcoded to UTF-8. The next block is read, inflated and transcoded in a thread
     while the caller parses the current one (polars releases the GIL): on 2 cores that hides most of the I/O."""
 
@@ -347,7 +422,7 @@ def _utf8_blocks(stream: BinaryIO, rest: bytes, encoding: str, block_bytes: int)
         block = next(blocks, None)
         return None if block is None else _to_utf8(block, encoding)
 
-    blocks = _line_blocks(stream, rest, block_bytes)
+    blocks = _line_blocks(stream, rest, block_bytes, limits.max_line_bytes)
     first_line = 2
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(produce, blocks)
@@ -360,6 +435,42 @@ def _utf8_blocks(stream: BinaryIO, rest: bytes, encoding: str, block_bytes: int)
 
 def _split_line(line: str) -> list[str]:
     return next(csv.reader([line], delimiter=";"), [])
+
+
+# A line whose quoting is sound: each field bare (no quote) or wholly quoted with inner quotes doubled.
+_WELL_QUOTED = re.compile(r'(?:"(?:[^"]|"")*"|[^";]*)(?:;(?:"(?:[^"]|"")*"|[^";]*))*')
+
+
+def _line_problems(block: _Block, n_fields: int) -> tuple[dict[int, str], set[int]]:
+    """Lines (as offsets in the block) that cannot be loaded whatever their fields say: a NUL byte (PostgreSQL
+    refuses it), broken quoting, a line break inside a quoted field (its continuation line is returned apart,
+    so the record is reported once). Cheap when the block is clean: the quote count of a fully quoted block is
+    checked first, and only lines that hold a quote are looked at one by one."""
+    data = block.data
+    has_nul = b"\x00" in data
+    if not has_nul and data.count(b'"') == 2 * n_fields * block.n_lines:
+        return {}, set()
+    problems: dict[int, str] = {}
+    continuations: set[int] = set()
+    lines = data.split(b"\n")[: block.n_lines]
+    for i, raw in enumerate(lines):
+        if i in continuations:
+            continue
+        if has_nul and b"\x00" in raw:
+            problems[i] = "NUL byte in the line (PostgreSQL cannot store it)"
+            continue
+        if b'"' not in raw:
+            continue
+        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        if line.count('"') % 2:
+            if i + 1 < len(lines) and lines[i + 1].count(b'"') % 2:
+                problems[i] = "line break inside a quoted field (the record continues on the next line)"
+                continuations.add(i + 1)
+            else:
+                problems[i] = "quoting error: a quoted field is not closed"
+        elif not _WELL_QUOTED.fullmatch(line):
+            problems[i] = "quoting error: a quote inside a field is not doubled"
+    return problems, continuations
 
 
 def _raw_fields(block: _Block, n_fields: int) -> pl.DataFrame:
@@ -400,14 +511,30 @@ def _raw_fields(block: _Block, n_fields: int) -> pl.DataFrame:
             exact = [len(_split_line(block.line(block.first_line + i))) for i in suspect.to_list()]
             counts = counts.scatter(suspect, exact)
         fields = fields.with_columns(_n_fields=counts)
-    fields = fields.with_columns(_line_number=line_numbers)
+    fields = fields.with_columns(_line_number=line_numbers, _problem=pl.lit(None, pl.Utf8))
+    problems, continuations = _line_problems(block, n_fields)
+    if problems or continuations:
+        offsets = pl.int_range(0, n_lines, dtype=pl.Int64)
+        fields = fields.with_columns(
+            _problem=offsets.replace_strict(problems, default=None, return_dtype=pl.Utf8)
+        ).filter(~offsets.is_in(list(continuations)))
     return fields.filter(pl.col("_n_fields") > 0) if (fields["_n_fields"] == 0).any() else fields
 
 
-def _decimal(s: pl.Expr) -> pl.Expr:
-    """`1.234,56` / `32,50` / `,00` -> float. Without a comma the value is read as is (`.` decimal point)."""
-    with_comma = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
-    return pl.when(s.str.contains(",", literal=True)).then(with_comma).otherwise(s).cast(pl.Float64, strict=False)
+# The published number grammar: decimal comma, thousands dots only in whole groups of three, a bare leading
+# comma (`,00`); a sign only where the quantity can be negative. Anything else (`1,234.56`, `1e3`, `inf`,
+# `NaN`, `-5` kW) is refused, never guessed.
+_UNSIGNED = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,[0-9]+)?|,[0-9]+"
+
+
+def _decimal(s: pl.Expr, *, signed: bool, int_digits: int) -> pl.Expr:
+    """`1.234,56` / `32,50` / `,00` (and `-39,89` when signed) -> float; null when the text breaks the grammar
+    or has more than `int_digits` digits before the comma (it would overflow the table's numeric type)."""
+    grammar = f"^{'-?' if signed else ''}(?:{_UNSIGNED})$"
+    whole = s.str.replace(r",.*$", "").str.replace_all(r"[^0-9]", "")
+    valid = s.str.contains(grammar) & (whole.str.len_bytes() <= int_digits)
+    number = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+    return pl.when(valid).then(number.cast(pl.Float64, strict=False))
 
 
 def _typed(col: _Col, s: pl.Expr) -> pl.Expr:
@@ -418,16 +545,21 @@ def _typed(col: _Col, s: pl.Expr) -> pl.Expr:
         return pl.when(~s.str.starts_with(_DATE_SENTINEL)).then(date)
     if col.kind == "month":
         return ("01/" + s).str.to_date("%d/%m/%Y", strict=False)
-    if col.kind == "int16":
-        return s.cast(pl.Int16, strict=False)
-    if col.kind == "int32":
-        return s.cast(pl.Int32, strict=False)
-    if col.kind == "decimal":
-        return _decimal(s)
+    if col.kind in ("int16", "int32"):  # codes and counts: digits only
+        dtype = pl.Int16 if col.kind == "int16" else pl.Int32
+        return pl.when(s.str.contains(r"^[0-9]+$")).then(s.cast(dtype, strict=False))
+    if col.kind in ("decimal", "signed_decimal"):
+        return _decimal(s, signed=col.kind == "signed_decimal", int_digits=col.int_digits)
     return s
 
 
-_KIND_WORD = {"date": "date", "sentinel_date": "date", "month": "month", "decimal": "number"}
+_KIND_WORD = {
+    "date": "date",
+    "sentinel_date": "date",
+    "month": "month",
+    "decimal": "unsigned number",
+    "signed_decimal": "number",
+}
 
 
 def _type_block(
@@ -460,9 +592,10 @@ def _type_block(
             s = s.str.strip_chars(" ")
         clean[col.name] = pl.when(s.str.len_bytes() > 0).then(s)
     reasons = [
+        pl.col("_problem"),
         pl.when(pl.col("_n_fields") != n_fields).then(
             pl.format("wrong field count: {} (header has {})", pl.col("_n_fields"), pl.lit(n_fields))
-        )
+        ),
     ]
     for name in layout.required:
         reasons.append(pl.when(pl.col(name).is_null()).then(pl.lit(f"missing {_published(header, index, name)}")))
@@ -479,7 +612,7 @@ def _type_block(
         typed.append(value.alias(col.name))
     return (
         raw.lazy()
-        .select(*[e.alias(n) for n, e in clean.items()], "_n_fields", "_line_number")
+        .select(*[e.alias(n) for n, e in clean.items()], "_n_fields", "_line_number", "_problem")
         .with_columns(_reason=pl.coalesce(reasons), **(from_text or {}))
         .with_columns(typed)
         .collect()
@@ -507,46 +640,6 @@ def _split(frame: pl.DataFrame, columns: list[str], blocks: list[_Block]) -> Par
 # --------------------------------------------------------------------------------------------- GD units
 
 
-class _SeenUnitIds:
-    """Ids already loaded in this snapshot, in bounded memory: `GD.UF.NNN.NNN.NNN` as one uint64 (UF index times
-    10^9 plus the digits) in a sorted array, 8 bytes per unit (~38 MB for 4.7M units); odd-shaped ids in a set."""
-
-    def __init__(self) -> None:
-        self._sorted = np.empty(0, dtype=np.uint64)
-        self._other: set[tuple[str, str]] = set()
-
-    def first_seen(self, frame: pl.DataFrame) -> np.ndarray:
-        """Mask of rows whose (sig_uf, cod_empreendimento) was not seen before (nor earlier in `frame`)."""
-        code, uf = pl.col("cod_empreendimento"), pl.col("sig_uf")
-        shaped = (
-            (code.str.len_bytes() == 17)
-            & code.str.starts_with("GD.")
-            & (code.str.slice(3, 2) == uf)
-            & (code.str.slice(5, 1) + code.str.slice(9, 1) + code.str.slice(13, 1) == "...")
-        )
-        digits = code.str.slice(6).str.replace_all(".", "", literal=True).cast(pl.UInt64, strict=False)
-        uf_number = uf.replace_strict(UFS, list(range(len(UFS))), default=None, return_dtype=pl.UInt64)
-        keys = frame.select(key=pl.when(shaped).then(uf_number * _ID_SPAN + digits))["key"]
-        new = np.ones(frame.height, dtype=bool)
-        has_key = keys.is_not_null().to_numpy()
-        values = keys.drop_nulls().to_numpy()
-        if len(values):
-            _, first_at = np.unique(values, return_index=True)
-            fresh = np.zeros(len(values), dtype=bool)
-            fresh[first_at] = True
-            if len(self._sorted):
-                at = np.minimum(np.searchsorted(self._sorted, values), len(self._sorted) - 1)
-                fresh &= self._sorted[at] != values
-            new[has_key] = fresh
-            added = np.sort(values[fresh])
-            self._sorted = np.sort(np.concatenate([self._sorted, added]), kind="stable")  # two sorted runs: linear
-        for i in np.flatnonzero(~has_key).tolist():
-            pair = (frame["sig_uf"][i], frame["cod_empreendimento"][i])
-            new[i] = pair not in self._other
-            self._other.add(pair)
-        return new
-
-
 class GdUnitsReader:
     """Stream the GD units file as typed batches of at most `batch_rows` rows, in bounded memory.
 
@@ -556,8 +649,16 @@ class GdUnitsReader:
     `open_header()`.
     """
 
-    def __init__(self, path: str | Path, *, ufs: Collection[str] | None = None, batch_rows: int = 100_000):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        ufs: Collection[str] | None = None,
+        batch_rows: int = 100_000,
+        limits: ReadLimits = DEFAULT_LIMITS,
+    ):
         self.path = Path(path)
+        self.limits = limits
         self.ufs = None if ufs is None else frozenset(u.upper() for u in ufs)
         self.batch_rows = batch_rows
         self.block_bytes = max(1 << 12, min(batch_rows * 300, 32 << 20))  # ~300 bytes per published line
@@ -566,26 +667,26 @@ class GdUnitsReader:
 
     def open_header(self) -> HeaderReport:
         """Read only the header (one block), e.g. to report schema drift before loading."""
-        with open_published_file(self.path) as stream:
+        with open_published_file(self.path, self.limits) as stream:
             self.header, _, _ = _header(stream, _GD_LAYOUT)
         return self.header
 
     def __iter__(self) -> Iterator[ParsedBatch]:
         self.rows_read = self.rows_loaded = self.rows_quarantined = self.rows_skipped = 0
-        seen = _SeenUnitIds()
-        with open_published_file(self.path) as stream:
+        with open_published_file(self.path, self.limits) as stream:
             self.header, index, rest = _header(stream, _GD_LAYOUT)
-            with closing(_utf8_blocks(stream, rest, self.header.encoding, self.block_bytes)) as blocks:
+            blocks_of = _utf8_blocks(stream, rest, self.header.encoding, self.block_bytes, self.limits)
+            with closing(blocks_of) as blocks:
                 for block in blocks:
                     raw = _raw_fields(block, len(self.header.columns))
                     self.rows_read += raw.height
                     for start in range(0, raw.height, self.batch_rows):
-                        batch = self._parse(raw.slice(start, self.batch_rows), block, index, seen)
+                        batch = self._parse(raw.slice(start, self.batch_rows), block, index)
                         self.rows_loaded += batch.rows.height
                         self.rows_quarantined += batch.quarantine.height
                         yield batch
 
-    def _parse(self, raw: pl.DataFrame, block: _Block, index: dict[str, int], seen: _SeenUnitIds) -> ParsedBatch:
+    def _parse(self, raw: pl.DataFrame, block: _Block, index: dict[str, int]) -> ParsedBatch:
         if self.ufs is not None:  # skip other UFs before typing; rows that cannot be assigned a UF stay
             uf = pl.col(f"c{index['sig_uf']}").str.strip_chars(" ")
             kept = raw.filter(uf.is_in(self.ufs) | ~uf.is_in(UFS) | (pl.col("_n_fields") != len(self.header.columns)))
@@ -595,14 +696,19 @@ class GdUnitsReader:
         frame = _type_block(raw, _GD_LAYOUT, self.header, index, {"dth_atualiza_cadastral_sentinel": sentinel})
         name_of = {c: self.header.columns[i] for c, i in index.items()}
         unknown_uf = pl.lit(f"unknown {name_of['sig_uf']}: ") + pl.col("sig_uf")
+        municipio = name_of.get("cod_municipio_ibge", "CodMunicipioIbge")
+        elsewhere = pl.format(
+            "{} {} lies in another UF than {} {}", pl.lit(municipio), pl.col("cod_municipio_ibge"),
+            pl.lit(name_of["sig_uf"]), pl.col("sig_uf"),
+        )  # fmt: skip
+        uf_code = pl.col("sig_uf").replace_strict(IBGE_UF_CODES, default=None, return_dtype=pl.Int32)
         frame = frame.with_columns(
-            _reason=pl.coalesce("_reason", pl.when(~pl.col("sig_uf").is_in(UFS)).then(unknown_uf))
+            _reason=pl.coalesce(
+                "_reason",
+                pl.when(~pl.col("sig_uf").is_in(UFS)).then(unknown_uf),
+                pl.when(pl.col("cod_municipio_ibge") // 100_000 != uf_code).then(elsewhere),
+            )
         )
-        loadable = frame["_reason"].is_null().arg_true()
-        repeated = np.zeros(frame.height, dtype=bool)
-        repeated[loadable.to_numpy()] = ~seen.first_seen(frame if len(loadable) == frame.height else frame[loadable])
-        duplicate = pl.lit(f"duplicate {name_of['cod_empreendimento']}: ") + pl.col("cod_empreendimento")
-        frame = frame.with_columns(_reason=pl.when(pl.Series(repeated)).then(duplicate).otherwise("_reason"))
         return _split(frame, GD_COLUMNS, [block])
 
 
@@ -634,20 +740,19 @@ def tariff_key_text(frame: pl.DataFrame) -> pl.Series:
     ).to_series()
 
 
-def read_tariffs(path: str | Path, *, start_years: Collection[int] | None = None) -> tuple[ParsedBatch, HeaderReport]:
-    """Read the whole tariffs file (318k rows fit in memory), keeping rows whose start year is in `start_years`.
+def read_tariffs(path: str | Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> tuple[ParsedBatch, HeaderReport]:
+    """Read the whole tariffs file (318k rows fit in memory).
 
     Values stay in the published unit (R$/MWh or R$/kW); `vlr_*_rs_kwh` are given where the unit is MWh.
-    `tariff_key` = md5 hex of `tariff_key_text`; a key repeated later in the file is quarantined.
+    `tariff_key` = md5 hex of `tariff_key_text`; a key repeated later in the file is dropped when its values are
+    the same (a republication, counted in `republished`) and quarantined when they differ.
     """
-    with open_published_file(path) as stream:
+    with open_published_file(path, limits) as stream:
         header, index, rest = _header(stream, _TARIFF_LAYOUT)
-        with closing(_utf8_blocks(stream, rest, header.encoding, 32 << 20)) as stream_blocks:
-            blocks = list(stream_blocks)
+        with closing(_utf8_blocks(stream, rest, header.encoding, 32 << 20, limits)) as stream_blocks:
+            # a header-only file gives no rows (the load's audit refuses a source without data rows)
+            blocks = list(stream_blocks) or [_Block(b"", 2, 0)]
     frame = pl.concat([_type_block(_raw_fields(b, len(header.columns)), _TARIFF_LAYOUT, header, index) for b in blocks])
-    if start_years is not None:
-        in_years = pl.col("dat_inicio_vigencia").dt.year().is_in(list(start_years))
-        frame = frame.filter(pl.col("_reason").is_not_null() | in_years)
     unit = pl.col("dsc_unidade_terciaria").str.to_lowercase()
     in_mwh = unit.is_in(["mwh", "r$/mwh"])
     md5 = [hashlib.md5(t.encode(), usedforsecurity=False).hexdigest() for t in tariff_key_text(frame).to_list()]
@@ -658,9 +763,21 @@ def read_tariffs(path: str | Path, *, start_years: Collection[int] | None = None
         is_tarifa_aplicacao=(pl.col("dsc_base_tarifaria") == "Tarifa de Aplicação").fill_null(False),
         is_scee=(pl.col("dsc_detalhe") == "SCEE").fill_null(False),
     )
+    # ANEEL republishes tariff positions in later publications of the same file. The first row stands; a later
+    # copy with the same values (only its publication date moved) is dropped and counted, a copy with other
+    # values is quarantined.
     loadable = pl.col("_reason").is_null()
     repeated = loadable & ~pl.col("tariff_key").is_first_distinct().over(loadable)
+    values = [c for c in TARIFF_COLUMNS if c not in ("tariff_key", "dat_geracao_conjunto_dados")]
+    same_values = pl.struct(values).hash() == pl.struct(values).hash().first().over(["tariff_key", loadable])
     frame = frame.with_columns(
-        _reason=pl.when(repeated).then(pl.lit("duplicate tariff_key: ") + pl.col("tariff_key")).otherwise("_reason")
+        _republished=repeated & same_values,
+        _reason=pl.when(repeated & ~same_values)
+        .then(pl.lit("duplicate tariff_key with other values: ") + pl.col("tariff_key"))
+        .otherwise("_reason"),
     )
-    return _split(frame, TARIFF_COLUMNS, blocks), header
+    republished = int(frame["_republished"].sum())
+    frame = frame.filter(~pl.col("_republished"))
+    batch = _split(frame, TARIFF_COLUMNS, blocks)
+    batch.republished = republished
+    return batch, header

@@ -30,8 +30,7 @@ def _file_quarantine(
     the file passed (a re-run with raised limits clears an earlier verdict)."""
     rows = [{"line_number": None, "reason": reason, "raw_record": detail}] if reason else []
     frame = pl.DataFrame(rows, schema={"line_number": pl.Int64, "reason": pl.String, "raw_record": pl.String})
-    with warehouse.quarantine_writer(context.asset_key, [context.partition_key], context.run.run_id, source) as sink:
-        sink.write(frame, context.partition_key)
+    warehouse.replace_quarantine(context.asset_key, context.partition_key, context.run.run_id, source, frame)
 
 
 @dg.asset(

@@ -16,10 +16,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager, _get_cleanup_statement
+from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
-from psycopg import sql as pgsql
 
+from ysh_assets.io_managers import quarantine
+from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, as_audited, audit_staged
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -27,6 +28,8 @@ from ysh_assets.io_managers.frames import (
     partitions_written,
     table_output_metadata,
 )
+from ysh_assets.io_managers.sessions import DuckDBSession, quoted
+from ysh_assets.io_managers.slices import partition_scopes, partition_where, static_partition_column
 
 DUCKDB_CONFIG = {"custom_user_agent": "dagster"}
 
@@ -59,8 +62,9 @@ def duckdb_transaction(database: str, connection_config: Mapping[str, Any] | Non
         conn.close()
 
 
-class TransactionalDuckDbClient(DuckDbClient):
-    """Wraps delete-slice + insert in one DuckDB transaction: a failed write leaves the slice as it was.
+class StagingDuckDbClient(DuckDbClient):
+    """An autocommit connection: the type handler stages the write in a temporary table, audits it, and then
+    replaces the slice in one transaction of its own, so a failed or refused write leaves the slice as it was.
 
     Holds its own settings (not the context's resource config) so the Redis cache can delegate to it.
     """
@@ -71,8 +75,11 @@ class TransactionalDuckDbClient(DuckDbClient):
 
     @contextmanager
     def connect(self, context, table_slice) -> Iterator[Any]:
-        with duckdb_transaction(self._database, self._config) as conn:
+        conn = duckdb_connect(self._database, self._config)
+        try:
             yield conn
+        finally:
+            conn.close()
 
     @staticmethod
     def get_table_name(table_slice: TableSlice) -> str:
@@ -80,42 +87,88 @@ class TransactionalDuckDbClient(DuckDbClient):
 
     @staticmethod
     def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
-        # The stock client runs the DELETE and swallows "no such table"; inside a transaction that
-        # error would abort the transaction, so look first.
-        if duckdb_table_exists(connection, table_slice.schema, table_slice.table):
-            connection.execute(_get_cleanup_statement(table_slice))
+        """Nothing here: the type handler replaces the slice when it publishes the audited load."""
 
 
 class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
     @property
     def supported_types(self) -> Sequence[type[object]]:
-        return [pl.DataFrame, pl.LazyFrame, FrameStream]
+        return [pl.DataFrame, pl.LazyFrame, FrameStream, AuditedLoad]
 
     def handle_output(
-        self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput, connection
+        self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput | AuditedLoad, connection
     ) -> Mapping[str, Any]:
-        table = pgsql.Identifier(table_slice.schema, table_slice.table).as_string(None)
-        rows = 0
-        for frame in iter_write_slices(obj):
+        load = as_audited(obj)
+        qualified = f"{table_slice.schema}.{table_slice.table}"
+        table = quoted(qualified)
+        connection.execute(quarantine.DUCKDB_DDL)
+        exists = duckdb_table_exists(connection, table_slice.schema, table_slice.table)
+        connection.execute("DROP TABLE IF EXISTS ysh_stage")
+        if exists:
+            connection.execute(f"CREATE TEMP TABLE ysh_stage AS SELECT * FROM {table} LIMIT 0")
+        written: list[str] = []
+        for frame in iter_write_slices(load.data):
             if frame.width == 0:
                 continue
-            arrow = frame.to_arrow()
-            connection.register("ysh_batch", arrow)
-            connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ysh_batch LIMIT 0")
-            connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ysh_batch")
+            connection.register("ysh_batch", frame.to_arrow())
+            connection.execute("CREATE TEMP TABLE IF NOT EXISTS ysh_stage AS SELECT * FROM ysh_batch LIMIT 0")
+            connection.execute("INSERT INTO ysh_stage BY NAME SELECT * FROM ysh_batch")
             connection.unregister("ysh_batch")
-            rows += frame.height
-        columns = connection.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [table_slice.schema, table_slice.table],
-        ).fetchall()
-        extra = obj.summary() if isinstance(obj, FrameStream) else None
-        return table_output_metadata(columns=columns, rows=rows, partitions=partitions_written(context), extra=extra)
+            written = written or frame.columns
+        if not written and not exists:
+            raise ValueError(f"cannot create {qualified} from an output with no columns")
+        types = {row[0]: row[1] for row in connection.execute("DESCRIBE ysh_stage").fetchall()}
+        staged = StagedLoad(
+            staged="ysh_stage",
+            published=qualified if exists else None,
+            scopes=partition_scopes(context, table_slice, types),
+            columns=written or list(types),
+            partition_column=static_partition_column(table_slice),
+        )
+        asset, run_id = context.asset_key.to_user_string(), context.run_id
+        session = DuckDBSession(connection)
+        try:
+            report = audit_staged(session, session, load, staged, asset=asset, run_id=run_id)
+        except BaseException:
+            quarantine.reject(session, asset, run_id)
+            raise
+        load.report = report
+        if not report.passed:
+            quarantine.reject(session, asset, run_id)
+            raise report.failure(qualified)
+        connection.begin()
+        try:
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(table_slice.schema)}")
+            connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ysh_stage LIMIT 0")
+            connection.execute(f"DELETE FROM {table} WHERE {partition_where(table_slice, types).as_string(None)}")
+            connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ysh_stage")
+            quarantine.accept(session, asset, run_id, list(staged.scopes))
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.execute("DROP TABLE ysh_stage")
+        extra = dict(report.metadata())
+        if isinstance(load.data, FrameStream):
+            extra.update(load.data.summary())
+        return table_output_metadata(
+            columns=_columns(connection, *qualified.split(".")),
+            rows=sum(report.staged_rows.values()),
+            partitions=partitions_written(context),
+            extra=extra,
+        )
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> WarehouseOutput:
         frame = DuckDBPolarsTypeHandler().load_input(context, table_slice, connection)
         return frame.lazy() if context.dagster_type.typing_type is pl.LazyFrame else frame
+
+
+def _columns(connection, schema: str, table: str) -> list[tuple[str, str]]:
+    return connection.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
 
 
 class DuckDBPolarsWarehouseIOManager(DuckDBIOManager):
@@ -131,7 +184,7 @@ class DuckDBPolarsWarehouseIOManager(DuckDBIOManager):
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(
-            db_client=TransactionalDuckDbClient(self.database, self.connection_config),
+            db_client=StagingDuckDbClient(self.database, self.connection_config),
             database=self.database,
             schema=self.schema_,
             type_handlers=self.type_handlers(),

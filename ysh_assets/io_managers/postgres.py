@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import dagster as dg
@@ -26,6 +25,8 @@ from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHan
 from psycopg import sql
 from pydantic import Field
 
+from ysh_assets.io_managers import quarantine
+from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, as_audited, audit_staged
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -34,6 +35,8 @@ from ysh_assets.io_managers.frames import (
     prefetched,
     table_output_metadata,
 )
+from ysh_assets.io_managers.sessions import PostgresSession
+from ysh_assets.io_managers.slices import base_type, partition_scopes, partition_where, static_partition_column
 from ysh_assets.settings import redact_dsn
 from ysh_assets.warehouse.migrations import migrate
 
@@ -88,15 +91,11 @@ def _family(dtype: pl.DataType) -> str:
     return dtype.__class__.__name__.lower()
 
 
-def _base_type(pg_type: str) -> str:
-    return pg_type.split("(", 1)[0].strip()
-
-
 def _accepts(pg_type: str, dtype: pl.DataType) -> bool:
     family = _family(dtype)
     if family == "null":
         return True
-    base = _base_type(pg_type)
+    base = base_type(pg_type)
     if base in _TEXT_TYPES:
         return family == "string"
     return family in _ACCEPTS.get(base, frozenset())
@@ -128,7 +127,7 @@ def _pg_type_for(dtype: pl.DataType) -> str:
 
 
 def _polars_type_for(pg_type: str) -> pl.DataType:
-    base = _base_type(pg_type)
+    base = base_type(pg_type)
     return {
         "smallint": pl.Int16(),
         "integer": pl.Int32(),
@@ -184,37 +183,6 @@ def _table_ident(table_slice: TableSlice) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(table_slice.schema), sql.Identifier(table_slice.table))
 
 
-def _window_bound(value: datetime, pg_type: str) -> Any:
-    """A time-window bound typed like the partition column, in the partition's own time zone."""
-    base = _base_type(pg_type)
-    if base == "date":
-        return value.date()
-    if base == "timestamp without time zone":
-        return value.replace(tzinfo=None)
-    return value
-
-
-def partition_where(table_slice: TableSlice, column_types: Mapping[str, str]) -> sql.Composable:
-    """WHERE clause selecting the slice's partitions; partition_expr must name a column."""
-    clauses: list[sql.Composable] = []
-    for dimension in table_slice.partition_dimensions or []:
-        column = sql.Identifier(dimension.partition_expr)
-        if isinstance(dimension.partitions, TimeWindow):
-            pg_type = column_types.get(dimension.partition_expr, "timestamp with time zone")
-            start, end = dimension.partitions
-            clauses.append(
-                sql.SQL("{col} >= {start} AND {col} < {end}").format(
-                    col=column,
-                    start=sql.Literal(_window_bound(start, pg_type)),
-                    end=sql.Literal(_window_bound(end, pg_type)),
-                )
-            )
-        else:
-            keys = list(cast("Sequence[str]", dimension.partitions))
-            clauses.append(sql.SQL("{} = ANY({})").format(column, sql.Literal(keys)))
-    return sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("TRUE")
-
-
 @dataclass(frozen=True)
 class PartitionSwap:
     """Replaces whole list partitions instead of deleting and re-inserting rows.
@@ -236,14 +204,18 @@ class PartitionSwap:
     def parent(self) -> sql.Identifier:
         return sql.Identifier(self.schema, self.table)
 
+    @property
+    def staging_name(self) -> str:
+        return f"{self.table[:50]}__ysh_load"
+
     def staging_parent(self) -> sql.Identifier:
-        return sql.Identifier(self.schema, f"{self.table[:50]}__ysh_load")
+        return sql.Identifier(self.schema, self.staging_name)
 
     def staging_leaf(self, leaf: str) -> sql.Identifier:
         return sql.Identifier(self.schema, f"{leaf[:50]}__ysh_load")
 
-    def prepare(self, conn: psycopg.Connection) -> sql.Composed:
-        """Creates the staging parent and its leaves; returns what to COPY into."""
+    def prepare(self, conn: psycopg.Connection) -> str:
+        """Creates the staging parent and its leaves; returns its `schema.table` name, to COPY into."""
         staging = self.staging_parent()
         conn.execute(
             sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS) PARTITION BY LIST ({})").format(
@@ -256,7 +228,7 @@ class PartitionSwap:
                     self.staging_leaf(leaf), staging, sql.Literal(key)
                 )
             )
-        return staging
+        return f"{self.schema}.{self.staging_name}"
 
     def swap(self, conn: psycopg.Connection) -> None:
         staging = self.staging_parent()
@@ -316,7 +288,7 @@ def _select_statement(table_slice: TableSlice, columns: Sequence[PgColumn]) -> s
         if column.name not in wanted:
             continue
         ident = sql.Identifier(column.name)
-        base = _base_type(column.type)
+        base = base_type(column.type)
         if base == "timestamp with time zone":
             rendered.append(sql.SQL("({} AT TIME ZONE 'UTC') AS {}").format(ident, ident))
         elif base == "boolean":
@@ -359,11 +331,7 @@ class PostgresClient(DbClient):
 
     @staticmethod
     def delete_table_slice(context, table_slice: TableSlice, connection: psycopg.Connection) -> None:
-        columns = table_columns(connection, table_slice.schema, table_slice.table)
-        if not columns or partition_swap_plan(connection, table_slice):  # whole partitions are replaced instead
-            return
-        where = partition_where(table_slice, {c.name: c.type for c in columns})
-        connection.execute(sql.SQL("DELETE FROM {} WHERE {}").format(_table_ident(table_slice), where))
+        """Nothing here: the type handler replaces the slice when it publishes the audited load."""
 
     @staticmethod
     def get_table_name(table_slice: TableSlice) -> str:
@@ -385,17 +353,22 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
 
     @property
     def supported_types(self) -> Sequence[type[object]]:
-        return [pl.DataFrame, pl.LazyFrame, FrameStream]
+        return [pl.DataFrame, pl.LazyFrame, FrameStream, AuditedLoad]
+
+    def __init__(self, dsn: str):
+        self._dsn = dsn  # for the quarantine verdicts, which must outlive a rolled-back load
 
     def handle_output(
-        self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput, connection
+        self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput | AuditedLoad, connection
     ) -> Mapping[str, Any]:
+        """Write-audit-publish in the connection's one transaction: COPY into staging, audit, then replace."""
         started = time.monotonic()
+        load = as_audited(obj)
         qualified = f"{table_slice.schema}.{table_slice.table}"
         columns = table_columns(connection, table_slice.schema, table_slice.table)
-        slices = iter_write_slices(obj)
+        slices = iter_write_slices(load.data)
         first = next(slices, None)
-        if first is None:  # an empty stream: the slice is now empty, which the delete already did
+        if first is None:  # an empty stream: the slice is to be emptied, if the audit allows it
             first = pl.DataFrame()
         if not columns:
             if not first.columns:
@@ -405,21 +378,66 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         if first.columns:
             check_frame_fits(qualified, columns, first.schema)
         swap = partition_swap_plan(connection, table_slice)
-        target = swap.prepare(connection) if swap else _table_ident(table_slice)
-        rows = self._copy(connection, target, first, slices, qualified, columns)
+        if swap:
+            staged_name = swap.prepare(connection)
+        else:
+            staged_name = "ysh_stage"
+            connection.execute(
+                sql.SQL("CREATE TEMP TABLE ysh_stage (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
+                    _table_ident(table_slice)
+                )
+            )
+        written = first.columns or [c.name for c in columns if c.required]
+        rows = self._copy(connection, sql.Identifier(*staged_name.split(".")), first, slices, qualified, columns)
+        copied = time.monotonic()
+        types = {c.name: c.type for c in columns}
+        staged = StagedLoad(
+            staged=staged_name,
+            published=qualified,
+            scopes=partition_scopes(context, table_slice, types),
+            columns=written,
+            partition_column=static_partition_column(table_slice),
+        )
+        asset, run_id = context.asset_key.to_user_string(), context.run_id
+        with psycopg.connect(self._dsn, connect_timeout=10, autocommit=True) as side:
+            verdicts = PostgresSession(side)
+            try:
+                report = audit_staged(PostgresSession(connection), verdicts, load, staged, asset=asset, run_id=run_id)
+            except BaseException:
+                quarantine.reject(verdicts, asset, run_id)
+                raise
+            load.report = report
+            if not report.passed:
+                quarantine.reject(verdicts, asset, run_id)
+                raise report.failure(qualified)
+        audited = time.monotonic()
         if swap:
             swap.swap(connection)
+        else:
+            names = sql.SQL(", ").join(map(sql.Identifier, written))
+            connection.execute(
+                sql.SQL("DELETE FROM {} WHERE {}").format(
+                    _table_ident(table_slice), partition_where(table_slice, types)
+                )
+            )
+            connection.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM ysh_stage").format(_table_ident(table_slice), names, names)
+            )
+        quarantine.accept(PostgresSession(connection), asset, run_id, list(staged.scopes))
         elapsed = time.monotonic() - started
         extra = {
             "load_seconds": round(elapsed, 3),
+            "copy_seconds": round(copied - started, 3),
+            "audit_seconds": round(audited - copied, 3),
             "rows_per_second": round(rows / elapsed) if elapsed > 0 else rows,
-            "load_strategy": "partition swap" if swap else "delete + copy",
+            "load_strategy": "partition swap" if swap else "staged replace",
+            **report.metadata(),
         }
-        if isinstance(obj, FrameStream):
-            extra.update(obj.summary())
+        if isinstance(load.data, FrameStream):
+            extra.update(load.data.summary())
         return table_output_metadata(
             columns=[(c.name, c.type) for c in columns],
-            rows=rows,
+            rows=sum(report.staged_rows.values()),
             partitions=partitions_written(context),
             extra=extra,
         )
@@ -524,7 +542,7 @@ class PostgresPolarsIOManager(dg.ConfigurableIOManagerFactory):
         if self.run_migrations:
             _migrate_once(self.dsn)
         return DbIOManager(
-            type_handlers=[PolarsPostgresTypeHandler()],
+            type_handlers=[PolarsPostgresTypeHandler(self.dsn)],
             db_client=PostgresClient(self.dsn),
             database="warehouse",
             schema=self.schema_,

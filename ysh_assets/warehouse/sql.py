@@ -13,17 +13,9 @@ import polars as pl
 import psycopg
 from psycopg import sql as pgsql
 
+from ysh_assets.io_managers import quarantine
 from ysh_assets.io_managers.duckdb import duckdb_table_exists, duckdb_transaction
-
-# The local profile has no migrations: the quarantine table is created on first use, same columns.
-_DUCKDB_QUARANTINE_DDL = """
-CREATE SCHEMA IF NOT EXISTS pipeline;
-CREATE TABLE IF NOT EXISTS pipeline.quarantine (
-    quarantined_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    asset_key TEXT NOT NULL, partition_key TEXT, run_id TEXT, source TEXT,
-    line_number BIGINT, reason TEXT NOT NULL, raw_record TEXT
-);
-"""
+from ysh_assets.io_managers.sessions import DuckDBSession, PostgresSession, SqlSession
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -35,7 +27,7 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         if self.dsn:
-            with psycopg.connect(self.dsn, application_name="ysh_assets_checks") as conn:
+            with psycopg.connect(self.dsn, connect_timeout=10, application_name="ysh_assets_sql") as conn:
                 yield conn
             return
         with duckdb_transaction(self.duckdb_path) as conn:
@@ -98,47 +90,51 @@ class Warehouse(dg.ConfigurableResource):
         conn.unregister("ysh_rows")
 
     @contextmanager
-    def quarantine_writer(
-        self, asset_key: dg.AssetKey, partition_keys: Sequence[str], run_id: str, source: str
-    ) -> Iterator["QuarantineWriter"]:
-        """Replaces the quarantine rows of these partitions: old rows go, new rows are appended as they come.
-
-        One transaction: if the load fails (the generator feeding it is closed), the previous rows stay.
-        Rows whose partition could not be determined (partition_key null) are replaced as well, since
-        every run of the asset re-reads the whole source.
-        """
-        asset = asset_key.to_user_string()
+    def _session(self) -> Iterator[SqlSession]:
         with self._connection() as conn:
-            if not self.dsn:
-                conn.execute(_DUCKDB_QUARANTINE_DDL)
-            self._execute(
-                conn,
-                "DELETE FROM pipeline.quarantine WHERE asset_key = %s AND "
-                "(partition_key IS NULL OR partition_key IN (SELECT unnest(%s::text[])))",
-                (asset, list(partition_keys)),
+            if self.dsn:
+                yield PostgresSession(conn)
+                return
+            conn.execute(quarantine.DUCKDB_DDL)
+            yield DuckDBSession(conn)
+
+    @contextmanager
+    def quarantine_writer(
+        self, asset_key: dg.AssetKey, run_id: str, source: str, source_sha256: str | None = None
+    ) -> Iterator["QuarantineWriter"]:
+        """Stages the quarantine rows of a load that the warehouse IO manager publishes: they become
+        `accepted` with the load (replacing earlier loads' rows) or `rejected` when its audit refuses it."""
+        asset = asset_key.to_user_string()
+        with self._session() as session:
+            quarantine.clear_attempt(session, asset, run_id)
+            yield QuarantineWriter(session, asset, run_id, source, source_sha256)
+
+    def replace_quarantine(
+        self, asset_key: dg.AssetKey, partition_key: str, run_id: str, source: str, rows: pl.DataFrame
+    ) -> None:
+        """For verdicts written without the IO manager: `rows` replace the partition's quarantine rows at once."""
+        asset = asset_key.to_user_string()
+        with self._session() as session:
+            quarantine.clear_attempt(session, asset, run_id)
+            quarantine.append(
+                session, rows, partition_key, asset=asset, run_id=run_id, source=source, source_sha256=None
             )
-            yield QuarantineWriter(self, conn, asset, run_id, source)
+            quarantine.accept(session, asset, run_id, [partition_key])
 
 
 class QuarantineWriter:
-    def __init__(self, warehouse: Warehouse, conn: Any, asset: str, run_id: str, source: str):
-        self._warehouse, self._conn = warehouse, conn
-        self._asset, self._run_id, self._source = asset, run_id, source
-        self.rows = 0
+    def __init__(self, session: SqlSession, asset: str, run_id: str, source: str, source_sha256: str | None):
+        self._session, self._asset, self._run_id = session, asset, run_id
+        self._source, self._source_sha256 = source, source_sha256
 
     def write(self, rows: pl.DataFrame, partition_key: pl.Expr | str | None) -> None:
         """Appends rows with `line_number`, `reason`, `raw_record`; `partition_key` per row or for all."""
-        if rows.is_empty():
-            return
-        key = partition_key if isinstance(partition_key, pl.Expr) else pl.lit(partition_key, pl.String)
-        frame = rows.select(
-            asset_key=pl.lit(self._asset),
-            partition_key=key,
-            run_id=pl.lit(self._run_id),
-            source=pl.lit(self._source),
-            line_number="line_number",
-            reason="reason",
-            raw_record="raw_record",
+        quarantine.append(
+            self._session,
+            rows,
+            partition_key,
+            asset=self._asset,
+            run_id=self._run_id,
+            source=self._source,
+            source_sha256=self._source_sha256,
         )
-        self._warehouse._insert(self._conn, "pipeline.quarantine", frame)
-        self.rows += frame.height

@@ -161,7 +161,7 @@ def test_malformed_rows_are_quarantined_with_reason_raw_line_and_line_number(tmp
             *good,  # lines 2-6
             bad("MdaPotenciaInstaladaKW", "12,5kW"),  # line 7
             bad("DatGeracaoConjuntoDados", "2026-13-45", rows[9]),  # line 8
-            bad("CodEmpreendimento", rows[0][at["CodEmpreendimento"]], rows[10]),  # line 9: duplicate of line 2
+            bad("CodEmpreendimento", rows[0][at["CodEmpreendimento"]], rows[10]),  # line 9: a repeated id
             sentinel,  # line 10
             bad("SigUF", "XX", rows[11]),  # line 11
             bad("CodEmpreendimento", "  ", rows[12]),  # line 12
@@ -174,28 +174,28 @@ def test_malformed_rows_are_quarantined_with_reason_raw_line_and_line_number(tmp
     assert quarantine.schema == QUARANTINE_SCHEMA
     reasons = dict(zip(quarantine["line_number"], quarantine["reason"], strict=True))
     assert reasons == {
-        7: "bad number in MdaPotenciaInstaladaKW: 12,5kW",
+        7: "bad unsigned number in MdaPotenciaInstaladaKW: 12,5kW",
         8: "bad date in DatGeracaoConjuntoDados: 2026-13-45",
-        9: "duplicate CodEmpreendimento: GD.AC.000.000.590",
         11: "unknown SigUF: XX",
         12: "missing CodEmpreendimento",
         13: "bad month in AnmPeriodoReferencia: 2026-08",
         14: "wrong field count: 30 (header has 31)",
         15: "wrong field count: 32 (header has 31)",
-        17: "wrong field count: 3 (header has 31)",
+        17: "quoting error: a quote inside a field is not doubled",
     }
     raw = dict(zip(quarantine["line_number"], quarantine["raw_record"], strict=True))
     assert raw[14] == too_few and raw[15] == too_many and raw[17] == stray_quote
     assert '"12,5kW"' in raw[7] and "Radiação solar" in raw[7]
-    assert loaded.height == 6  # 5 good lines and the sentinel one
+    # 5 good lines, the sentinel one and the repeated id (repeats are the warehouse audit's to resolve)
+    assert loaded.height == 7
     flagged = loaded.filter(pl.col("dth_atualiza_cadastral_sentinel"))
     assert flagged["cod_empreendimento"].to_list() == [sentinel[at["CodEmpreendimento"]]]
     assert flagged["dth_atualiza_cadastral_empreend"].to_list() == [None]
     assert reader.rows_read == 15 == reader.rows_loaded + reader.rows_quarantined
-    assert (reader.rows_loaded, reader.rows_quarantined, reader.rows_skipped) == (6, 9, 0)
+    assert (reader.rows_loaded, reader.rows_quarantined, reader.rows_skipped) == (7, 8, 0)
 
 
-def test_duplicates_are_caught_across_batches_and_batching_does_not_change_the_result(tmp_path, bundled):
+def test_batching_does_not_change_the_result_and_repeated_ids_are_passed_on(tmp_path, bundled):
     expected, _ = bundled
     header, rows = _gd_rows()
     path = _write_gd(tmp_path / "dups.csv", header, [*rows, rows[3], rows[150]])
@@ -204,10 +204,8 @@ def test_duplicates_are_caught_across_batches_and_batching_does_not_change_the_r
     batches = list(reader)
     assert len(batches) > 20 and max(b.rows.height for b in batches) <= 7
     many = pl.concat([b.rows for b in batches])
-    many_q = pl.concat([b.quarantine for b in batches])
-    assert one.equals(expected) and many.equals(expected)
-    assert one_q.equals(many_q) and many_q["line_number"].to_list() == [202, 203]
-    assert many_q["reason"].str.starts_with("duplicate CodEmpreendimento").all()
+    assert one.equals(many) and one_q.is_empty()
+    assert many.head(200).equals(expected) and many.height == 202  # the repeats: resolved by the load's audit
 
 
 def test_uf_filter_skips_other_ufs(bundled):
@@ -253,11 +251,9 @@ def test_tariffs_utf8_bom_decimal_comma_units_flags():
     assert (scee["vlr_tusd"], scee["vlr_te"]) == (432.44, 36.98)
     assert scee["vlr_tusd_rs_kwh"] == pytest.approx(0.43244) and scee["vlr_te_rs_kwh"] == pytest.approx(0.03698)
     assert scee["is_tarifa_aplicacao"] is True
-    # the sample repeats three keys in a later publication: loaded once, the repeats quarantined
+    # the sample repeats three rows, values unchanged, in a later publication: loaded once, the repeats counted
     assert rows.height == 11 and rows["tariff_key"].n_unique() == 11
-    assert batch.quarantine["line_number"].to_list() == [11, 12, 13]
-    assert batch.quarantine["reason"].str.starts_with("duplicate tariff_key: ").all()
-    assert batch.quarantine["raw_record"][0].startswith("2026-09-22;RESOLUÇÃO")
+    assert batch.quarantine.is_empty() and batch.republished == 3
 
 
 def test_tariff_key_is_md5_of_the_natural_key_and_stable():
@@ -275,16 +271,13 @@ def test_tariffs_2022_latin1_unit_text_year_filter_and_bad_values(tmp_path):
     old.append(old[-1].replace(";396,03;", ";3,9x;"))
     path = tmp_path / "tarifas.csv"
     path.write_bytes(("\r\n".join(old) + "\r\n").encode("cp1252"))
-    batch, header = read_tariffs(path, start_years=[2022, 2026])
+    batch, header = read_tariffs(path)
     assert header.encoding == "cp1252"
-    rows = batch.rows
+    rows = batch.rows.filter(pl.col("dat_inicio_vigencia").dt.year().is_in([2022, 2026]))
     assert sorted(set(rows["dat_inicio_vigencia"].dt.year())) == [2022, 2026]
     mwh = rows.filter(pl.col("dsc_unidade_terciaria") == "R$/MWh")
     assert mwh.height == rows.height and mwh["vlr_tusd_rs_kwh"].null_count() == 0
-    assert batch.quarantine["reason"].to_list() == [
-        "duplicate tariff_key: " + rows["tariff_key"][1],
-        "bad number in VlrTUSD: 3,9x",
-    ]
+    assert batch.quarantine["reason"].to_list() == ["bad unsigned number in VlrTUSD: 3,9x"]
 
 
 def test_sniff_encoding():

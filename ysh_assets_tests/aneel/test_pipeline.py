@@ -138,14 +138,13 @@ def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
         (uf, 40) for uf in ("AC", "AL", "AM", "AP", "BA")
     ]
     units = metadata_of(results[1], GENERATION_UNITS)
-    assert units["rows_loaded"] == 200 and units["rows_quarantined"] == 0
+    assert units["rows_written"] == 200 and units["rows_quarantined_by_parser"] == 0 and units["audit_passed"]
     assert units["header_variant"] == "2026-31" and units["source_encoding"] == "cp1252"
     assert all(checks_of(results[1]).values()) and len(checks_of(results[1])) == 7
 
     assert stack.sql("SELECT count(*) FROM aneel.tariffs") == [(11,)]
-    assert stack.sql("SELECT count(*), min(reason) FROM pipeline.quarantine WHERE asset_key = 'aneel/tariffs'") == [
-        (3, "duplicate tariff_key: 1abd7e3c0ae1558d893c17e687f7375b")
-    ]
+    assert metadata_of(results[2], dg.AssetKey(["aneel", "tariffs"]))["rows_republished"] == 3
+    assert stack.sql("SELECT count(*) FROM pipeline.quarantine WHERE asset_key = 'aneel/tariffs'") == [(0,)]
     mwh = stack.sql(
         "SELECT vlr_te::text, vlr_te_rs_kwh::text, is_scee, is_tarifa_aplicacao FROM aneel.tariffs "
         "WHERE dat_inicio_vigencia = '2026-07-04'"
@@ -289,27 +288,44 @@ def damaged_gd_file(source, target):
         archive.writestr(name, body.encode("cp1252"))
 
 
-def test_malformed_rows_are_quarantined_counted_and_block_on_the_share_check(stack, files, tmp_path):
+def failure_of(result) -> dg.DagsterEvent:
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    return failure
+
+
+def test_a_load_over_the_quarantine_share_is_refused_and_its_rows_kept_as_rejected(stack, files, tmp_path):
+    assert stack.snapshot().success and stack.load_units().success
+    before = stack.table_digest()
     damaged = tmp_path / "damaged.csv"
     damaged_gd_file(files["gd"], damaged)
     stack.portal.publish(GD_UNITS_RESOURCE_ID, path=damaged, last_modified=datetime(2026, 9, 1, tzinfo=UTC))
     assert stack.snapshot().success
     result = stack.load_units()
-    meta = metadata_of(result, GENERATION_UNITS)
-    assert (meta["rows_loaded"], meta["rows_quarantined"]) == (200, 4)
-    reasons = dict(
-        stack.sql("SELECT line_number, reason FROM pipeline.quarantine WHERE asset_key = 'aneel/generation_units'")
+    assert not result.success and stack.table_digest() == before
+    message = failure_of(result).event_specific_data.error.message
+    assert "refused by its audit" in message and "quarantine_share" in message
+    rows = stack.sql(
+        "SELECT line_number, reason, status, run_id, source_sha256 FROM pipeline.quarantine "
+        "WHERE asset_key = 'aneel/generation_units' ORDER BY line_number NULLS LAST"
     )
-    assert reasons[202] == "bad number in MdaPotenciaInstaladaKW: 12,5kW"
+    reasons = {line: reason for line, reason, *_ in rows}
+    assert reasons[202] == "bad unsigned number in MdaPotenciaInstaladaKW: 12,5kW"
     assert reasons[203] == "bad date in DthAtualizaCadastralEmpreend: 2024-13-45"
     assert reasons[204].startswith("wrong field count: 28")
-    assert reasons[205] == "duplicate CodEmpreendimento: GD.AC.000.000.590"
-    raw = stack.sql("SELECT raw_record, partition_key FROM pipeline.quarantine WHERE line_number = 202")
-    assert raw == [(bad_line := raw[0][0], "AC")] and '"12,5kW"' in bad_line
-    assert checks_of(result)["quarantine_share"] is False  # 4 / 204 is far above 0.1 %
+    assert reasons[None] == "duplicate (cod_empreendimento) = (GD.AC.000.000.590): identical copy"
+    sha256 = latest_stored(stack.store, GD_UNITS_RAW).sha256
+    assert {(status, run_id, digest) for *_, status, run_id, digest in rows} == {("rejected", result.run_id, sha256)}
+
+    # an override in run config publishes it, and the override is on record
+    config = {"ops": {"aneel__generation_units": {"config": {"max_quarantine_share": 0.05}}}}
+    accepted = stack.run("aneel_generation_units_job", automation.full_range_tags(UF_PARTITIONS), run_config=config)
+    assert accepted.success
+    assert metadata_of(accepted, GENERATION_UNITS)["audit_overrides"] == {"max_quarantine_share": 0.05}
+    statuses = stack.sql("SELECT status, count(*) FROM pipeline.quarantine GROUP BY 1 ORDER BY 1")
+    assert statuses == [("accepted", 4), ("rejected", 4)]
 
 
-def test_a_failed_quarantine_share_check_blocks_downstream_assets(stack, files, tmp_path):
+def test_a_failed_load_blocks_downstream_assets(stack, files, tmp_path):
     damaged = tmp_path / "damaged.csv"
     damaged_gd_file(files["gd"], damaged)
     stack.portal.publish(GD_UNITS_RESOURCE_ID, path=damaged, last_modified=datetime(2026, 9, 1, tzinfo=UTC))
@@ -325,8 +341,98 @@ def test_a_failed_quarantine_share_check_blocks_downstream_assets(stack, files, 
     result = definitions.resolve_job_def("units_and_downstream").execute_in_process(
         instance=stack.instance, partition_key="AC", raise_on_error=False
     )
-    assert checks_of(result)["quarantine_share"] is False
     assert not result.success and downstream_ran == []
+
+
+def republish_gd(stack, tmp_path, lines: list[str]) -> None:
+    """Publishes a GD file made of `lines` (the header first) in the published layout, as a new snapshot."""
+    path = tmp_path / f"gd-{uuid.uuid4().hex[:6]}.csv"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("empreendimento-geracao-distribuida.csv", ("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, path=path, last_modified=datetime.now(UTC))
+    assert stack.snapshot().success
+
+
+def bundled_lines() -> list[str]:
+    with zipfile.ZipFile(BUNDLED_GD_FILE) as archive:
+        return [line for line in archive.read(archive.namelist()[0]).decode("cp1252").split("\r\n") if line]
+
+
+def test_a_header_only_file_is_refused_and_keeps_every_unit(stack, tmp_path):
+    assert stack.snapshot().success and stack.load_units().success
+    before = stack.table_digest()
+    republish_gd(stack, tmp_path, bundled_lines()[:1])
+    result = stack.load_units()
+    assert not result.success and stack.table_digest() == before
+    assert "source_has_rows: the source has no data rows" in failure_of(result).event_specific_data.error.message
+
+
+def test_a_uf_losing_more_than_a_fifth_is_refused_unless_overridden(stack, tmp_path):
+    assert stack.snapshot().success and stack.load_units().success
+    before = stack.table_digest()
+    lines = bundled_lines()
+    header = [name.strip('"') for name in lines[0].split(";")]
+    uf = header.index("SigUF")
+    ac = [i for i, line in enumerate(lines) if line.split(";")[uf] == '"AC"']
+    kept = [line for i, line in enumerate(lines) if i not in set(ac[:10])]  # AC: 40 -> 30 rows (-25 %)
+    republish_gd(stack, tmp_path, kept)
+    result = stack.load_units()
+    assert not result.success and stack.table_digest() == before
+    assert "partitions_not_shrunken" in failure_of(result).event_specific_data.error.message
+    config = {"ops": {"aneel__generation_units": {"config": {"max_partition_shrink": 0.3}}}}
+    assert stack.run("aneel_generation_units_job", automation.full_range_tags(UF_PARTITIONS), run_config=config).success
+    assert stack.sql("SELECT count(*) FROM aneel.generation_units WHERE sig_uf = 'AC'") == [(30,)]
+
+
+def test_half_the_rows_unreadable_is_refused_before_anything_is_published(stack, tmp_path):
+    assert stack.snapshot().success and stack.load_units().success
+    before = stack.table_digest()
+    lines = bundled_lines()
+    power = [name.strip('"') for name in lines[0].split(";")].index("MdaPotenciaInstaladaKW")
+
+    def unreadable(line: str) -> str:
+        fields = line.split(";")
+        fields[power] = '"1,234.56"'
+        return ";".join(fields)
+
+    republish_gd(stack, tmp_path, [lines[0], *(unreadable(l) if i % 2 else l for i, l in enumerate(lines[1:]))])
+    result = stack.load_units()
+    assert not result.success and stack.table_digest() == before
+    reasons = stack.sql("SELECT DISTINCT reason, status FROM pipeline.quarantine")
+    assert reasons == [("bad unsigned number in MdaPotenciaInstaladaKW: 1,234.56", "rejected")]
+
+
+def test_conflicting_copies_of_a_unit_are_quarantined_and_its_accepted_values_kept(stack, tmp_path):
+    assert stack.snapshot().success and stack.load_units().success
+    lines = bundled_lines()
+    header = [name.strip('"') for name in lines[0].split(";")]
+    power, code, municipio = (
+        header.index(n) for n in ("MdaPotenciaInstaladaKW", "CodEmpreendimento", "CodMunicipioIbge")
+    )
+    target = next(line for line in lines[1:] if '"GD.AC.000.000.590"' in line)
+    forged = target.split(";")
+    forged[power] = '"4999,000"'
+    misplaced = next(line for line in lines[1:] if '"SP"' not in line and '"AC"' in line).split(";")
+    misplaced[municipio] = '"3550308"'  # São Paulo's municipality, under AC
+    # the forged copy comes first, the real one after it
+    body = [lines[0], ";".join(forged), *lines[1:], ";".join(misplaced)]
+    republish_gd(stack, tmp_path, body)
+    config = {"ops": {"aneel__generation_units": {"config": {"max_quarantine_share": 0.05}}}}
+    result = stack.run("aneel_generation_units_job", automation.full_range_tags(UF_PARTITIONS), run_config=config)
+    assert result.success
+    kept = stack.sql(
+        "SELECT mda_potencia_instalada_kw::text FROM aneel.generation_units WHERE cod_empreendimento = %s",
+        ("GD.AC.000.000.590",),
+    )
+    assert kept == [("32.500",)]  # the previously accepted value
+    quarantined = stack.sql(
+        "SELECT reason, raw_record FROM pipeline.quarantine WHERE status = 'accepted' ORDER BY reason"
+    )
+    conflicting = [r for r in quarantined if r[0].startswith("conflicting copies of (cod_empreendimento)")]
+    powers = {float(json.loads(r[1])["mda_potencia_instalada_kw"]) for r in conflicting}
+    assert len(conflicting) == 2 and powers == {4999.0, 32.5}
+    assert any(r[0] == "CodMunicipioIbge 3550308 lies in another UF than SigUF AC" for r in quarantined)
+    assert stack.sql("SELECT count(*) FROM aneel.generation_units WHERE cod_municipio_ibge = 3550308") == [(0,)]
 
 
 def test_backend_terminated_mid_load_keeps_the_previous_partitions_and_the_rerun_converges(stack, tmp_path):

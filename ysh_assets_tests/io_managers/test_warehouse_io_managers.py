@@ -95,15 +95,15 @@ def test_write_then_rewrite_a_static_partition_replaces_only_that_partition(ware
     }
     assert run([uf_asset(schema, first)], warehouse, partition_key="AC").success
     assert run([uf_asset(schema, first)], warehouse, partition_key="AL").success
-    rewritten = {"AC": pl.DataFrame({"uf": ["AC"] * 2, "unit": ["a9", "a1"], "kw": [9.0, 1.0]})}
+    rewritten = {"AC": pl.DataFrame({"uf": ["AC"] * 3, "unit": ["a9", "a1", "a4"], "kw": [9.0, 1.0, 4.0]})}
     result = run([uf_asset(schema, rewritten)], warehouse, partition_key="AC")
     assert result.success
 
     table = warehouse.rows(f"{schema}.units", "uf, unit")
-    assert table["unit"].to_list() == ["a1", "a9", "l1", "l2"]
+    assert table["unit"].to_list() == ["a1", "a4", "a9", "l1", "l2"]
     assert table.filter(pl.col("unit") == "a1")["kw"].item() == 1.0
     metadata = metadata_of(result)
-    assert metadata["dagster/partition_row_count"].value == 2
+    assert metadata["dagster/partition_row_count"].value == 3
     assert metadata["dagster/table_name"].value == f"{schema}.units"
     columns = [c.name for c in metadata["dagster/column_schema"].value.columns]
     assert columns == ["uf", "unit", "kw"]

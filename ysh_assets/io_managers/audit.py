@@ -1,0 +1,303 @@
+"""Write-audit-publish: every load is staged, audited on the staged rows, and published only if it passes.
+
+Both warehouse IO managers stage a write (PostgreSQL: index-free staging leaves or a temporary table;
+DuckDB: a temporary table), run `audit_staged` on it, and only then replace the published partitions in
+one transaction. A refused load leaves the published data exactly as it was and fails the run with the
+reason and the figures. Audits every load gets, refused by default (thresholds in run config through
+`LoadAuditConfig`, overrides recorded in metadata):
+
+- a source with no data rows (a truncated publication);
+- a partition that had rows losing more than `max_partition_shrink` of them (partitions that never had
+  rows are not "shrunken");
+- more than `max_quarantine_share` of the source's rows quarantined;
+- any offending row of the policy's row audits (SQL over the staged rows, e.g. UF consistency).
+
+A key of `unique_key` that appears more than once is resolved before the audits: identical copies
+collapse into one; copies with different values are all quarantined and the previously published row
+of that key is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from ysh_assets.io_managers import quarantine
+from ysh_assets.io_managers.frames import WarehouseOutput
+from ysh_assets.io_managers.sessions import SqlSession, quoted
+
+SAMPLE_ROWS = 5
+
+
+class LoadAuditConfig(dg.Config):
+    """Run config of a load's blocking audits; the defaults are the documented policy."""
+
+    allow_empty_source: bool = False  # publish a source file with no data rows (refused by default)
+    max_partition_shrink: float = 0.20  # refuse when a partition that had rows loses more than this share
+    max_quarantine_share: float = 0.001  # refuse when more than this share of the source rows is quarantined
+
+    def overrides(self) -> dict[str, Any]:
+        """The thresholds this run set away from the documented defaults."""
+        defaults = LoadAuditConfig()
+        return {
+            name: getattr(self, name)
+            for name in LoadAuditConfig.model_fields
+            if getattr(self, name) != getattr(defaults, name)
+        }
+
+
+@dataclass(frozen=True)
+class RowAudit:
+    """Rows of the staged load that must not exist: `rows_sql` selects them from `{table}`."""
+
+    name: str
+    rows_sql: str
+    params: Callable[[], Sequence[Any]] = tuple
+
+
+@dataclass(frozen=True)
+class AuditPolicy:
+    thresholds: LoadAuditConfig = field(default_factory=LoadAuditConfig)
+    unique_key: tuple[str, ...] = ()
+    row_audits: tuple[RowAudit, ...] = ()
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    name: str
+    passed: bool
+    figures: dict[str, Any]
+
+
+@dataclass
+class AuditReport:
+    """What the audit found; attached to the `AuditedLoad` it audited, and to the load's metadata."""
+
+    results: list[AuditResult]
+    staged_rows: dict[str, int]
+    previous_rows: dict[str, int]
+    quarantined: int
+    source_rows: int | None
+    overrides: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def result(self, name: str) -> AuditResult:
+        return next(r for r in self.results if r.name == name)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "rows_by_partition": dg.MetadataValue.json(self.staged_rows),
+            "audit_passed": self.passed,
+            "audits": dg.MetadataValue.json({r.name: {"passed": r.passed, **r.figures} for r in self.results}),
+            "audit_overrides": dg.MetadataValue.json(self.overrides),
+        }
+
+    def failure(self, table: str) -> dg.Failure:
+        failed = [r for r in self.results if not r.passed]
+        reasons = "; ".join(f"{r.name}: {r.figures.get('reason', r.figures)}" for r in failed)
+        return dg.Failure(
+            description=f"load of {table} refused by its audit, the published data is unchanged: {reasons}",
+            metadata=self.metadata(),
+        )
+
+
+@dataclass
+class AuditedLoad:
+    """An output for the warehouse IO managers with its audit policy.
+
+    `source_rows` is called once the data has been consumed: how many data rows the source file had
+    (None when unknown). The IO manager sets `report` before it returns; a plain DataFrame output is
+    audited with the default policy.
+    """
+
+    data: WarehouseOutput
+    policy: AuditPolicy = field(default_factory=AuditPolicy)
+    source_rows: Callable[[], int | None] = lambda: None
+    source_sha256: str | None = None
+    report: AuditReport | None = None
+
+
+def audit_report(load: AuditedLoad) -> AuditReport:
+    """The report the IO manager attached when it published `load` (call after yielding its Output)."""
+    if load.report is None:
+        raise dg.DagsterInvariantViolationError(
+            "the load has no audit report: it must be written by a warehouse IO manager (warehouse_io_manager)"
+        )
+    return load.report
+
+
+def as_audited(obj: WarehouseOutput | AuditedLoad) -> AuditedLoad:
+    return obj if isinstance(obj, AuditedLoad) else AuditedLoad(obj)
+
+
+@dataclass(frozen=True)
+class StagedLoad:
+    """Where a load was staged, and what it replaces."""
+
+    staged: str  # `schema.table` (or a temporary `table`) holding the staged rows
+    published: str | None  # `schema.table` published, None when it does not exist yet
+    scopes: Mapping[str, str]  # partition key ('' when unpartitioned) -> WHERE clause of its rows
+    columns: Sequence[str]  # the columns the load writes
+    partition_column: str | None  # the column holding the partition key, for static partitions
+
+
+def _count(session: SqlSession, relation: str, where: str) -> int:
+    return session.scalar(f"SELECT count(*) FROM {quoted(relation)} WHERE {where}")
+
+
+def audit_staged(
+    session: SqlSession,
+    quarantine_session: SqlSession,
+    load: AuditedLoad,
+    staged: StagedLoad,
+    *,
+    asset: str,
+    run_id: str,
+) -> AuditReport:
+    """Resolves duplicate keys in the staged rows, then runs every audit; never raises for a failed audit."""
+    thresholds = load.policy.thresholds
+    if load.policy.unique_key:
+        _resolve_duplicates(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
+    staged_rows = {key: _count(session, staged.staged, where) for key, where in staged.scopes.items()}
+    previous_rows = (
+        {key: _count(session, staged.published, where) for key, where in staged.scopes.items()}
+        if staged.published
+        else {}
+    )
+    quarantined = quarantine.staged_count(session, asset, run_id)
+    source_rows = load.source_rows()
+    results = []
+
+    empty_source = source_rows == 0 or (source_rows is None and not sum(staged_rows.values()))
+    results.append(
+        AuditResult(
+            "source_has_rows",
+            passed=not empty_source or thresholds.allow_empty_source,
+            figures={"source_rows": source_rows, "staged_rows": sum(staged_rows.values())}
+            | ({"reason": "the source has no data rows"} if empty_source else {}),
+        )
+    )
+
+    shrunken = {
+        key: {"previous": before, "staged": staged_rows[key], "lost_share": round(1 - staged_rows[key] / before, 4)}
+        for key, before in previous_rows.items()
+        if before and 1 - staged_rows[key] / before > thresholds.max_partition_shrink
+    }
+    results.append(
+        AuditResult(
+            "partitions_not_shrunken",
+            passed=not shrunken,
+            figures={"max_partition_shrink": thresholds.max_partition_shrink, "shrunken": shrunken}
+            | ({"reason": f"{len(shrunken)} partition(s) would lose more than the allowed share"} if shrunken else {}),
+        )
+    )
+
+    considered = sum(staged_rows.values()) + quarantined
+    share = quarantined / considered if considered else 0.0
+    too_many = share > thresholds.max_quarantine_share
+    results.append(
+        AuditResult(
+            "quarantine_share",
+            passed=not too_many,
+            figures={
+                "quarantine_share": round(share, 6),
+                "max_quarantine_share": thresholds.max_quarantine_share,
+                "rows_quarantined": quarantined,
+            }
+            | ({"reason": f"{share:.4%} of the rows quarantined"} if too_many else {}),
+        )
+    )
+
+    for row_audit in load.policy.row_audits:
+        rows_sql = row_audit.rows_sql.format(table=quoted(staged.staged))
+        params = list(row_audit.params())
+        offending = session.scalar(f"SELECT count(*) FROM ({rows_sql}) AS offending", params)
+        figures: dict[str, Any] = {"offending_rows": offending}
+        if offending:
+            sample = session.frame(f"{rows_sql} LIMIT {SAMPLE_ROWS}", params)
+            figures["sample"] = sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts()
+            figures["reason"] = f"{offending} offending row(s)"
+        results.append(AuditResult(row_audit.name, passed=not offending, figures=figures))
+
+    return AuditReport(
+        results=results,
+        staged_rows=staged_rows,
+        previous_rows=previous_rows,
+        quarantined=quarantined,
+        source_rows=source_rows,
+        overrides=thresholds.overrides(),
+    )
+
+
+def _resolve_duplicates(
+    session: SqlSession,
+    quarantine_session: SqlSession,
+    load: AuditedLoad,
+    staged: StagedLoad,
+    *,
+    asset: str,
+    run_id: str,
+) -> None:
+    stage, published = quoted(staged.staged), quoted(staged.published) if staged.published else None
+    key = ", ".join(f'"{c}"' for c in load.policy.unique_key)
+    repeated = f"SELECT {key} FROM {stage} GROUP BY {key} HAVING count(*) > 1"
+    if not session.scalar(f"SELECT count(*) FROM ({repeated}) AS repeated"):
+        return
+    columns = ", ".join(f'"{c}"' for c in staged.columns)
+    copies = session.frame(f"SELECT {columns} FROM {stage} WHERE ({key}) IN ({repeated})")
+    session.execute(f"DELETE FROM {stage} WHERE ({key}) IN ({repeated})")
+    key_columns = list(load.policy.unique_key)
+    distinct = copies.unique()
+    variants = distinct.group_by(key_columns).len("variants")
+    identical = distinct.join(variants.filter(pl.col("variants") == 1), on=key_columns).drop("variants")
+    conflicting = variants.filter(pl.col("variants") > 1).select(key_columns)
+    session.insert_frame(staged.staged, identical)
+    if conflicting.height and published:
+        session.execute(f"CREATE TEMP TABLE ysh_conflicting_keys AS SELECT {key} FROM {stage} LIMIT 0")
+        session.insert_frame("ysh_conflicting_keys", conflicting)
+        scope = " OR ".join(f"({where})" for where in staged.scopes.values())
+        session.execute(
+            f"INSERT INTO {stage} ({columns}) SELECT {columns} FROM {published} "
+            f"WHERE ({key}) IN (SELECT {key} FROM ysh_conflicting_keys) AND ({scope})"
+        )
+        session.execute("DROP TABLE ysh_conflicting_keys")
+
+    key_text = pl.concat_str([pl.col(c).cast(pl.String) for c in key_columns], separator=", ")
+    key_names = pl.lit(", ".join(key_columns))
+    marked = copies.join(conflicting.with_columns(_conflict=pl.lit(True)), on=key_columns, how="left")
+    rows = (
+        marked.with_columns(
+            reason=pl.when(pl.col("_conflict"))
+            .then(
+                pl.format(
+                    "conflicting copies of ({}) = ({}); the previous accepted values are kept", key_names, key_text
+                )
+            )
+            .otherwise(pl.format("duplicate ({}) = ({}): identical copy", key_names, key_text)),
+            # every copy of a conflicting key is quarantined; of identical copies, all but the one kept
+            _quarantined=pl.col("_conflict").fill_null(False) | (pl.int_range(pl.len()).over(key_columns) > 0),
+        )
+        .filter("_quarantined")
+        .select(
+            line_number=pl.lit(None, pl.Int64),
+            reason="reason",
+            raw_record=pl.struct(staged.columns).struct.json_encode(),
+            partition_key=pl.col(staged.partition_column) if staged.partition_column else pl.lit(None, pl.String),
+        )
+    )
+    quarantine.append(
+        quarantine_session,
+        rows,
+        pl.col("partition_key"),
+        asset=asset,
+        run_id=run_id,
+        source="duplicate keys in the load",
+        source_sha256=load.source_sha256,
+    )

@@ -1,0 +1,92 @@
+"""One SQL interface over the two warehouse engines, so audit, quarantine and check code is written once.
+
+Statements use `%s` placeholders and SQL both engines accept (`x IN (SELECT unnest(%s::text[]))` for lists);
+the DuckDB session rewrites the placeholders. Frames go in with COPY on PostgreSQL and through Arrow on DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import polars as pl
+import psycopg
+from psycopg import sql as pgsql
+
+
+def quoted(qualified: str) -> str:
+    """`schema.table` as a quoted identifier both engines accept."""
+    return pgsql.Identifier(*qualified.split(".")).as_string(None)
+
+
+class SqlSession(Protocol):
+    """What engine-neutral code may do with an open warehouse connection."""
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None: ...
+
+    def frame(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame: ...
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None: ...
+
+    def table_exists(self, qualified: str) -> bool: ...
+
+
+class _Common:
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        frame = self.frame(statement, params)
+        return frame.item(0, 0) if frame.height else None
+
+    def table_exists(self, qualified: str) -> bool:
+        schema, table = qualified.split(".")
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                (schema, table),
+            )
+        )
+
+
+class PostgresSession(_Common):
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(statement, params or None)
+
+    def frame(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+        cursor = self.conn.execute(statement, params or None)
+        names = [d.name for d in cursor.description]
+        return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None:
+        if not frame.height:
+            return
+        statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            pgsql.Identifier(*qualified.split(".")), pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
+        )
+        with self.conn.cursor().copy(statement) as copy:
+            copy.write(frame.write_csv(include_header=False).encode())
+
+
+class DuckDBSession(_Common):
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(statement.replace("%s", "?"), list(params))
+
+    def frame(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame:
+        cursor = self.conn.execute(statement.replace("%s", "?"), list(params))
+        names = [d[0] for d in cursor.description]
+        return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None:
+        if not frame.height:
+            return
+        self.conn.register("ysh_rows", frame.to_arrow())
+        try:
+            self.conn.execute(f"INSERT INTO {quoted(qualified)} BY NAME SELECT * FROM ysh_rows")
+        finally:
+            self.conn.unregister("ysh_rows")
