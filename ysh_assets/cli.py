@@ -37,7 +37,9 @@ SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
 def _daily(args: argparse.Namespace) -> int:
     """Runs the daily chain in this process and prints what it loaded and what the checks said."""
     import dagster as dg
+    import duckdb
     import polars as pl
+    import psycopg
 
     from ysh_assets.automation import run_daily_sequence
     from ysh_assets.definitions import defs, settings
@@ -60,11 +62,18 @@ def _daily(args: argparse.Namespace) -> int:
                 name = f"{check.asset_key.to_user_string()}:{check.check_name}"
                 print(f"  check {name} did not pass ({check.severity.value})")
         failed |= not result.success
-    warehouse = defs.resources["warehouse"]
-    with pl.Config(tbl_rows=40, tbl_cols=10, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
-        for table, statement in SUMMARY_QUERIES:
-            if warehouse.table_exists(table):
-                print(f"\n{table}\n{warehouse.query(statement)}")
+    # build_resources resolves the EnvVar settings (a DSN given as YSH_PG_DSN) the way a run does
+    try:
+        with (
+            dg.build_resources({"warehouse": defs.resources["warehouse"]}) as resources,
+            pl.Config(tbl_rows=40, tbl_cols=10, fmt_str_lengths=60, tbl_hide_dataframe_shape=True),
+        ):
+            for table, statement in SUMMARY_QUERIES:
+                if resources.warehouse.table_exists(table):
+                    print(f"\n{table}\n{resources.warehouse.query(statement)}")
+    except (OSError, psycopg.Error, duckdb.Error) as error:
+        print(f"\ncannot read the summary from the warehouse: {redact_dsn(str(error))}", file=sys.stderr)
+        return 1
     return 1 if failed else 0
 
 

@@ -84,16 +84,23 @@ class Settings:
         return (self.data_dir / "objects").as_uri()
 
 
+_SECRET_KEYS = ("password", "sslpassword")
+
+
 def redact_dsn(dsn: str) -> str:
     """A DSN or URL fit for logs and error messages: every password is replaced by `***`.
 
-    Covers the URL user-info, a `password=` query parameter, and the libpq key/value form (quoted or not).
+    Covers the URL user-info (whatever characters the password holds, `#`, `?`, `/` and `@` included: the
+    user-info runs to the last `@`), `password=` / `sslpassword=` query parameters, and the libpq key/value
+    form (quoted or not). The URL is taken apart before anything of it is shown.
     """
     if "://" not in dsn:  # libpq key/value form
-        return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-    parts = urlsplit(dsn)
-    if parts.password is not None:
-        host = parts.netloc.rsplit("@", 1)[1]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
+        return re.sub(r"\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
+    scheme, rest = dsn.split("://", 1)
+    if "@" in rest:
+        userinfo, rest = rest.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        rest = f"{user}:***@{rest}" if ":" in userinfo else f"{user}@{rest}"
+    parts = urlsplit(f"{scheme}://{rest}")
+    query = [(k, "***" if k.lower() in _SECRET_KEYS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*@:/")))

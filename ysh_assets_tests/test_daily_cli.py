@@ -42,7 +42,7 @@ def test_daily_sequence_with_dagster_job_execute_on_the_local_profile(base_env, 
         assert conn.sql("SELECT count(*) FROM aneel.tariffs").fetchone() == (11,)
         current = conn.sql("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
         assert current == tariffs_in_force(conn.sql("SELECT * FROM aneel.tariffs").pl(), today_in_brazil()).height
-        assert conn.sql("SELECT count(*) FROM pipeline.quarantine").fetchone() == (3,)
+        assert conn.sql("SELECT count(*) FROM pipeline.quarantine").fetchone() == (0,)
     assert list((tmp_path / "data" / "objects" / "aneel" / "gd_units_raw").glob("*/_manifest.json"))
 
 
@@ -62,7 +62,34 @@ def test_daily_sequence_with_dagster_job_execute_on_the_services_profile(
     )
     with psycopg.connect(empty_pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM aneel.generation_units").fetchone() == (200,)
-        assert conn.execute("SELECT count(*) FROM pipeline.quarantine").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM pipeline.quarantine").fetchone() == (0,)
         in_table = conn.execute("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
     cached = json.loads(redis.Redis.from_url(redis_url).get("ysh:aneel/tariffs_current"))
     assert len(cached["rows"]) == in_table
+
+
+YSH = str(Path(sys.executable).with_name("ysh"))
+
+
+def test_ysh_daily_on_the_services_profile_reads_its_dsn_from_the_environment(
+    base_env, empty_pg_dsn, s3_endpoint, redis_url
+):
+    env = {
+        **base_env,
+        "YSH_PROFILE": "services",
+        "YSH_PG_DSN": empty_pg_dsn,
+        "YSH_S3_ENDPOINT_URL": s3_endpoint,
+        "YSH_S3_BUCKET": f"ysh-daily-{uuid.uuid4().hex[:8]}",
+        "YSH_REDIS_URL": redis_url,
+    }
+    done = subprocess.run([YSH, "daily"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "aneel.generation_units" in done.stdout and "aneel_generation_units_job: ok" in done.stdout
+
+
+def test_ysh_daily_says_plainly_when_postgresql_is_down(base_env):
+    env = {**base_env, "YSH_PROFILE": "services", "YSH_PG_DSN": "postgresql://ysh:s3cret@127.0.0.1:1/ysh"}
+    done = subprocess.run([YSH, "daily"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "cannot read the summary from the warehouse" in done.stderr and "Traceback" not in done.stderr[-2000:]
+    assert "s3cret" not in done.stdout + done.stderr

@@ -29,6 +29,11 @@ def test_unknown_profile_is_refused():
         ("host=db user=ysh password=s3cret dbname=ysh", "host=db user=ysh password=*** dbname=ysh"),
         ("host=db password='s3 cret' dbname=ysh", "host=db password=*** dbname=ysh"),
         ("redis://:s3cret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://:s3#cret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("postgresql://ysh:a?b/s3cret#x@db:5432/ysh", "postgresql://ysh:***@db:5432/ysh"),
+        ("postgresql://ysh:p@ss:s3cret@db/ysh", "postgresql://ysh:***@db/ysh"),
+        ("postgresql://ysh@db/ysh?sslpassword=s3cret", "postgresql://ysh@db/ysh?sslpassword=***"),
+        ("host=db sslpassword=s3cret user=ysh", "host=db sslpassword=*** user=ysh"),
         ("postgresql://postgres@127.0.0.1:5432/postgres", "postgresql://postgres@127.0.0.1:5432/postgres"),
     ],
 )

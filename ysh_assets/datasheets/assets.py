@@ -56,7 +56,11 @@ def pdf_documents(
         if actual != sha256:
             raise dg.Failure(f"{key} changed since it was detected (sha256 {actual[:12]} != {sha256[:12]})")
         inspection = inspect_pdf(
-            spool, max_bytes=config.max_bytes, max_pages=config.max_pages, timeout_seconds=config.timeout_seconds
+            spool,
+            max_bytes=config.max_bytes,
+            max_pages=config.max_pages,
+            timeout_seconds=config.timeout_seconds,
+            max_memory_bytes=config.max_memory_bytes,
         )
     except BaseException:
         spool.unlink(missing_ok=True)  # on success the IO manager removes it once stored

@@ -12,6 +12,8 @@ import contextlib
 import hashlib
 import multiprocessing
 import re
+import resource
+import signal
 import unicodedata
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -28,12 +30,16 @@ QUARANTINE_REASONS = (
     "encrypted",
     "too_many_pages",
     "timeout",
+    "memory_limit",
     "needs_ocr",
 )
 HEADER_WINDOW = 1024  # readers accept %PDF- anywhere in the first KiB (junk before it is common)
 # Same threshold as the rule extractor: a scan can carry a few stray text objects (the SOFAR sheet has
 # about 270 characters of labels on its page), a real spec sheet has thousands per page.
 MIN_ALNUM_PER_PAGE = 400
+# The address space a parsing child may use: a real datasheet parses in ~150 MB; a crafted one (nested form
+# objects, a text bomb) would otherwise grow until the host runs out of memory.
+MAX_PARSER_MEMORY_BYTES = 1 << 30
 WORKER_START_SECONDS = 60.0  # generous: a loaded host can be slow to fork; the file is not on trial yet
 _STARTED = "started"
 
@@ -49,7 +55,20 @@ class Inspection:
     has_text_layer: bool | None
 
 
-def inspect_pdf(path: str | Path, *, max_bytes: int, max_pages: int, timeout_seconds: float) -> Inspection:
+def limit_memory(max_bytes: int) -> None:
+    """In a parsing child: cap its address space, so a hostile file ends in MemoryError (or the child's death),
+    never in the host swapping."""
+    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+
+
+def inspect_pdf(
+    path: str | Path,
+    *,
+    max_bytes: int,
+    max_pages: int,
+    timeout_seconds: float,
+    max_memory_bytes: int = MAX_PARSER_MEMORY_BYTES,
+) -> Inspection:
     """Check one file. Whatever is wrong with the file comes back as a quarantined `Inspection`; only what is
     not the file's fault raises (a path that cannot be read: OSError; a worker that cannot start: RuntimeError).
     """
@@ -66,7 +85,7 @@ def inspect_pdf(path: str | Path, *, max_bytes: int, max_pages: int, timeout_sec
         return verdict("not_pdf", f"no %PDF- header in the first {HEADER_WINDOW} bytes (starts {head[:16]!r})")
     if size > max_bytes:
         return verdict("too_large", f"{size} bytes is over the {max_bytes}-byte limit")
-    probe = _probe_in_child(path, max_pages, timeout_seconds)
+    probe = _probe_in_child(path, max_pages, timeout_seconds, max_memory_bytes)
     return verdict(probe["reason"], probe["detail"], probe.get("pages"), probe.get("has_text_layer"))
 
 
@@ -82,13 +101,13 @@ def _read(path: Path) -> tuple[int, str, bytes]:
     return size, digest.hexdigest(), head
 
 
-def _probe_in_child(path: Path, max_pages: int, timeout_seconds: float) -> dict[str, Any]:
+def _probe_in_child(path: Path, max_pages: int, timeout_seconds: float, max_memory_bytes: int) -> dict[str, Any]:
     # forkserver: children fork from a clean, single-threaded server with PDFium already imported, so they
     # start in milliseconds and inherit none of the caller's threads or open handles.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_probe, args=(str(path), max_pages, sender), daemon=True)
+    child = context.Process(target=_probe, args=(str(path), max_pages, max_memory_bytes, sender), daemon=True)
     child.start()
     sender.close()
     try:
@@ -99,7 +118,7 @@ def _probe_in_child(path: Path, max_pages: int, timeout_seconds: float) -> dict[
             return receiver.recv()
         except EOFError:  # the child died mid-parse without an answer: PDFium crashed on this file
             child.join(timeout=5)
-            return {"reason": "corrupt", "detail": f"the PDF parser crashed (exit code {child.exitcode})"}
+            return crashed_verdict(child.exitcode, max_memory_bytes)
     finally:
         receiver.close()
         if child.is_alive():
@@ -116,11 +135,25 @@ def _await_start(receiver: Connection, child: Any) -> None:
     raise RuntimeError(f"PDF inspection worker did not start (exit code {child.exitcode})")
 
 
-def _probe(path: str, max_pages: int, conn: Connection) -> None:
+def crashed_verdict(exit_code: int | None, max_memory_bytes: int) -> dict[str, Any]:
+    """A parsing child that died without an answer. PDFium aborts (SIGABRT) when an allocation fails under
+    the memory cap; any other death is a parser crash on a corrupt file."""
+    out_of_memory = exit_code == -signal.SIGABRT
+    return {
+        "reason": "memory_limit" if out_of_memory else "corrupt",
+        "detail": f"the PDF parser died (exit code {exit_code}) under its {max_memory_bytes}-byte memory limit",
+    }
+
+
+def _probe(path: str, max_pages: int, max_memory_bytes: int, conn: Connection) -> None:
     """Child-process entry point: open, count pages, measure the text layer, send the findings back."""
     try:
         conn.send(_STARTED)
-        conn.send(_parse(path, max_pages))
+        limit_memory(max_memory_bytes)
+        try:
+            conn.send(_parse(path, max_pages))
+        except MemoryError:
+            conn.send({"reason": "memory_limit", "detail": f"parsing needed more than {max_memory_bytes} bytes"})
     finally:
         conn.close()
 

@@ -20,7 +20,13 @@ import polars as pl
 
 from ysh_assets.datasheets.enrich import EnrichmentResult, OllamaResource, enrich
 from ysh_assets.datasheets.extract import SPEC_FIELDS, extract_pdf, page_texts
-from ysh_assets.datasheets.inspect import Inspection, inspect_pdf
+from ysh_assets.datasheets.inspect import (
+    MAX_PARSER_MEMORY_BYTES,
+    Inspection,
+    crashed_verdict,
+    inspect_pdf,
+    limit_memory,
+)
 
 SPEC_COLUMNS = list(SPEC_FIELDS)
 INTEGER_FIELDS = {"mppt_count", "phases"}
@@ -32,6 +38,7 @@ class PdfLimits(dg.Config):
     max_bytes: int = 50 * 1024 * 1024
     max_pages: int = 60
     timeout_seconds: float = 60.0
+    max_memory_bytes: int = MAX_PARSER_MEMORY_BYTES  # per parsing child (RLIMIT_AS)
 
 
 @dataclass
@@ -81,27 +88,38 @@ SPEC_SCHEMA = {
 }
 
 
-def _extract_in_child(path: str, conn: Connection) -> None:
+def _extract_in_child(path: str, max_memory_bytes: int, conn: Connection) -> None:
     try:
+        limit_memory(max_memory_bytes)
         extraction = extract_pdf(path)
         conn.send((extraction.to_json(), page_texts(path) if extraction.has_text_layer else []))
+    except MemoryError:
+        conn.send(MemoryError(f"extraction needed more than {max_memory_bytes} bytes"))
     except Exception as error:  # reported to the parent, which quarantines the file
         conn.send(error)
     finally:
         conn.close()
 
 
-def extract_with_time_limit(path: Path, timeout_seconds: float) -> tuple[dict[str, Any], list[str]] | None:
-    """The rules extraction in a child process; None when it ran out of time (the child is killed)."""
+def extract_with_time_limit(
+    path: Path, timeout_seconds: float, max_memory_bytes: int = MAX_PARSER_MEMORY_BYTES
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The rules extraction in a child process under a memory cap; None when it ran out of time (the child is
+    killed). A child that dies without an answer raises MemoryError when it hit the cap."""
     context = multiprocessing.get_context("forkserver")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_extract_in_child, args=(str(path), sender), daemon=True)
+    child = context.Process(target=_extract_in_child, args=(str(path), max_memory_bytes, sender), daemon=True)
     child.start()
     sender.close()
     try:
         if not receiver.poll(timeout_seconds):
             return None
-        result = receiver.recv()
+        try:
+            result = receiver.recv()
+        except EOFError:
+            child.join(timeout=5)
+            verdict = crashed_verdict(child.exitcode, max_memory_bytes)
+            result = (MemoryError if verdict["reason"] == "memory_limit" else RuntimeError)(verdict["detail"])
     finally:
         receiver.close()
         if child.is_alive():
@@ -123,14 +141,20 @@ def process_pdf(
     limits = limits or PdfLimits()
     started = time.monotonic()  # one time limit for the file: parsing at intake and extraction share it
     inspection = inspect_pdf(
-        path, max_bytes=limits.max_bytes, max_pages=limits.max_pages, timeout_seconds=limits.timeout_seconds
+        path,
+        max_bytes=limits.max_bytes,
+        max_pages=limits.max_pages,
+        timeout_seconds=limits.timeout_seconds,
+        max_memory_bytes=limits.max_memory_bytes,
     )
     base = _datasheet_row(inspection, filename, object_key)
     if inspection.status != "ok":
         return _quarantined(inspection.sha256, base, inspection.reason or "corrupt", inspection.detail)
     remaining = limits.timeout_seconds - (time.monotonic() - started)
     try:
-        extracted = extract_with_time_limit(path, remaining) if remaining > 0 else None
+        extracted = extract_with_time_limit(path, remaining, limits.max_memory_bytes) if remaining > 0 else None
+    except MemoryError as error:
+        return _quarantined(inspection.sha256, base, "memory_limit", str(error))
     except Exception as error:  # the parser choked on a file the intake accepted
         return _quarantined(inspection.sha256, base, "corrupt", f"extraction failed: {error}")
     if extracted is None:

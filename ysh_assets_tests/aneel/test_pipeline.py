@@ -395,7 +395,9 @@ def test_half_the_rows_unreadable_is_refused_before_anything_is_published(stack,
         fields[power] = '"1,234.56"'
         return ";".join(fields)
 
-    republish_gd(stack, tmp_path, [lines[0], *(unreadable(l) if i % 2 else l for i, l in enumerate(lines[1:]))])
+    republish_gd(
+        stack, tmp_path, [lines[0], *(unreadable(line) if i % 2 else line for i, line in enumerate(lines[1:]))]
+    )
     result = stack.load_units()
     assert not result.success and stack.table_digest() == before
     reasons = stack.sql("SELECT DISTINCT reason, status FROM pipeline.quarantine")
@@ -406,9 +408,7 @@ def test_conflicting_copies_of_a_unit_are_quarantined_and_its_accepted_values_ke
     assert stack.snapshot().success and stack.load_units().success
     lines = bundled_lines()
     header = [name.strip('"') for name in lines[0].split(";")]
-    power, code, municipio = (
-        header.index(n) for n in ("MdaPotenciaInstaladaKW", "CodEmpreendimento", "CodMunicipioIbge")
-    )
+    power, municipio = header.index("MdaPotenciaInstaladaKW"), header.index("CodMunicipioIbge")
     target = next(line for line in lines[1:] if '"GD.AC.000.000.590"' in line)
     forged = target.split(";")
     forged[power] = '"4999,000"'

@@ -210,3 +210,17 @@ def test_safe_filename(name: str, expected: str) -> None:
 def test_safe_filename_bounds_length_and_keeps_extension() -> None:
     name = safe_filename("x" * 500 + ".pdf", max_length=50)
     assert len(name) == 50 and name.endswith(".pdf")
+
+
+def test_the_parsing_child_runs_under_its_memory_limit():
+    """A file that needs more memory than the child may have is quarantined, never grows the host."""
+    starved = inspect_pdf(JINKO, **LIMITS, max_memory_bytes=20 << 20)
+    assert quarantined(starved, "memory_limit") and "20971520-byte memory limit" in starved.detail
+    assert inspect_pdf(JINKO, **LIMITS).status == "ok"  # the default limit leaves room for real datasheets
+
+
+def test_extraction_child_has_the_same_memory_limit():
+    from ysh_assets.datasheets.pipeline import extract_with_time_limit
+
+    with pytest.raises(MemoryError, match="memory limit"):
+        extract_with_time_limit(JINKO, 30, max_memory_bytes=20 << 20)
