@@ -79,7 +79,7 @@ def _daily(args: argparse.Namespace) -> int:
 
 def _extract_pdf(args: argparse.Namespace) -> int:
     """Prints, as JSON, exactly the rows `datasheets/enriched_pdfs` would store for each file (same code);
-    a file that cannot be read is reported in place and the exit status is 1."""
+    a file that cannot be read or is quarantined is reported (the reason's detail on stderr), exit status 1."""
     import json
     from pathlib import Path
 
@@ -96,7 +96,11 @@ def _extract_pdf(args: argparse.Namespace) -> int:
             results.append({"file": name, "error": "no such file"})
             failed = True
             continue
-        results.append(process_pdf(path, filename=safe_filename(path.name), ollama=ollama).to_json())
+        processed = process_pdf(path, filename=safe_filename(path.name), ollama=ollama)
+        results.append(processed.to_json())
+        if processed.quarantine_reason:
+            print(f"{name}: quarantined ({processed.quarantine_reason}): {processed.detail}", file=sys.stderr)
+            failed = True
     print(json.dumps(results, indent=2, ensure_ascii=False, default=str))
     return 1 if failed else 0
 
@@ -150,8 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import psycopg
+
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except psycopg.OperationalError as error:  # unreachable or hung server: say so, without a traceback
+        print(f"ysh {args.command}: PostgreSQL unreachable: {redact_dsn(str(error)).strip()}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -236,10 +236,11 @@ class GenerationUnitsConfig(LoadAuditConfig):
 
 # Rows whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF. The parser
 # quarantines them; the audit of the staged load and the published table's check make sure none got through.
+_IBGE_VALUES = ", ".join(f"('{uf}', '{code}')" for uf, code in IBGE_UF_CODES.items())
 UF_MISMATCH_SQL = (
     "SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} "
-    f"JOIN (VALUES {', '.join(f'({uf!r}, {code})' for uf, code in IBGE_UF_CODES.items())}) AS ibge(uf, code) "
-    "ON ibge.uf = sig_uf WHERE cod_municipio_ibge / 100000 <> ibge.code"
+    f"JOIN (VALUES {_IBGE_VALUES}) AS ibge(uf, code) "
+    "ON ibge.uf = sig_uf WHERE substr(CAST(cod_municipio_ibge AS TEXT), 1, 2) <> ibge.code"
 )
 
 

@@ -2,7 +2,14 @@
 
 import dagster as dg
 
-from ysh_assets.aneel.assets import GENERATION_UNITS, TARIFF_YEARS, TARIFFS, UF_PARTITIONS, today_in_brazil
+from ysh_assets.aneel.assets import (
+    GENERATION_UNITS,
+    TARIFF_YEARS,
+    TARIFFS,
+    UF_MISMATCH_SQL,
+    UF_PARTITIONS,
+    today_in_brazil,
+)
 from ysh_assets.warehouse.checks import partition_keys_scope, sql_check
 
 KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
@@ -11,16 +18,6 @@ TARIFF_POSITION = (
     "num_cnpj_distribuidora, dsc_base_tarifaria, dsc_sub_grupo, dsc_modalidade_tarifaria, dsc_classe, "
     "dsc_sub_classe, dsc_detalhe, nom_posto_tarifario, dsc_unidade_terciaria, sig_agente_acessante"
 )
-
-# IBGE's numeric code of each UF: the first two digits of its municipalities' codes.
-IBGE_UF_CODES = ", ".join(
-    f"('{uf}', '{code}')"
-    for uf, code in {
-        "RO": 11, "AC": 12, "AM": 13, "RR": 14, "PA": 15, "AP": 16, "TO": 17, "MA": 21, "PI": 22, "CE": 23,
-        "RN": 24, "PB": 25, "PE": 26, "AL": 27, "SE": 28, "BA": 29, "MG": 31, "ES": 32, "RJ": 33, "SP": 35,
-        "PR": 41, "SC": 42, "RS": 43, "MS": 50, "MT": 51, "GO": 52, "DF": 53,
-    }.items()
-)  # fmt: skip
 
 uf_scope = partition_keys_scope("sig_uf")  # the UFs of the run
 
@@ -49,9 +46,7 @@ generation_units_checks = [
         "its partition. The UF inside CodEmpreendimento is not compared: it is the distributor's, and real "
         "units cross UF borders (e.g. GD.AL codes in BA).",
         scope=uf_scope,
-        rows_sql="SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} "
-        f"JOIN (VALUES {IBGE_UF_CODES}) AS ibge(uf, code) ON ibge.uf = sig_uf WHERE {{scope}} "
-        "AND substr(CAST(cod_municipio_ibge AS TEXT), 1, 2) <> ibge.code",
+        rows_sql=f"SELECT * FROM ({UF_MISMATCH_SQL}) AS mismatched WHERE {{scope}}",
     ),
     sql_check(
         asset=GENERATION_UNITS,

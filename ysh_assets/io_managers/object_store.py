@@ -81,6 +81,11 @@ class ObjectStore(dg.ConfigurableResource):
     root: str = Field(description="s3://bucket/prefix or file:///absolute/folder")
     endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, moto); empty for AWS")
     region: str = Field(default="us-east-1")
+    # Bounded so a hung object store fails a sensor tick within Dagster's tick budget instead of stalling it:
+    # at most attempts x (connect + read) seconds per request.
+    connect_timeout_seconds: float = Field(default=5.0)
+    read_timeout_seconds: float = Field(default=15.0)
+    max_attempts: int = Field(default=3)
 
     _client: Any = PrivateAttr(default=None)
 
@@ -106,7 +111,11 @@ class ObjectStore(dg.ConfigurableResource):
                 "s3",
                 endpoint_url=self.endpoint_url or None,
                 region_name=self.region,
-                config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+                config=Config(
+                    retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                    connect_timeout=self.connect_timeout_seconds,
+                    read_timeout=self.read_timeout_seconds,
+                ),
             )
         return self._client
 
@@ -121,7 +130,15 @@ class ObjectStore(dg.ConfigurableResource):
         return f"{self._prefix}/{self._checked(key)}" if self._prefix else self._checked(key)
 
     def _path(self, key: str) -> Path:
-        return self._folder / self._checked(key)
+        """The key's file, refused when it or a folder on the way is a symbolic link (a link in `incoming/`
+        would otherwise copy a file from anywhere on the host into the store)."""
+        path = self._folder / self._checked(key)
+        at = self._folder
+        for part in PurePosixPath(key).parts:
+            at = at / part
+            if at.is_symlink():
+                raise ValueError(f"object {key!r} is refused: {at} is a symbolic link")
+        return path
 
     def uri(self, key: str) -> str:
         if self.is_s3:
@@ -228,10 +245,11 @@ class ObjectStore(dg.ConfigurableResource):
             folder = base / prefix if prefix else base
             if not folder.exists():
                 return
+            # symbolic links are not objects (rglob does not descend into linked folders either)
             keys = sorted(
                 p.relative_to(base).as_posix()
                 for p in folder.rglob("*")
-                if p.is_file() and not p.name.startswith(".partial-")
+                if not p.is_symlink() and p.is_file() and not p.name.startswith(".partial-")
             )
             for key in keys:
                 if start_after is None or key > start_after:

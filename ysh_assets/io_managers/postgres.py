@@ -35,7 +35,7 @@ from ysh_assets.io_managers.frames import (
     prefetched,
     table_output_metadata,
 )
-from ysh_assets.io_managers.sessions import PostgresSession
+from ysh_assets.io_managers.sessions import SHORT_STATEMENT_TIMEOUT_MS, PostgresSession, pg_connect
 from ysh_assets.io_managers.slices import base_type, partition_scopes, partition_where, static_partition_column
 from ysh_assets.settings import redact_dsn
 from ysh_assets.warehouse.migrations import migrate
@@ -316,7 +316,7 @@ class PostgresClient(DbClient):
     def connect(self, context, table_slice: TableSlice) -> Iterator[psycopg.Connection]:
         dsn = self._dsn
         try:
-            conn = psycopg.connect(dsn, connect_timeout=10, application_name="ysh_assets")
+            conn = pg_connect(dsn, application_name="ysh_assets_load", statement_timeout_ms=None)
         except psycopg.OperationalError as error:
             raise ConnectionError(f"cannot connect to PostgreSQL at {redact_dsn(dsn)}") from error
         # psycopg's connection block commits on success and rolls back on any exception, so the
@@ -399,7 +399,12 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             partition_column=static_partition_column(table_slice),
         )
         asset, run_id = context.asset_key.to_user_string(), context.run_id
-        with psycopg.connect(self._dsn, connect_timeout=10, autocommit=True) as side:
+        with pg_connect(
+            self._dsn,
+            application_name="ysh_assets_audit",
+            statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS,
+            autocommit=True,
+        ) as side:
             verdicts = PostgresSession(side)
             try:
                 report = audit_staged(PostgresSession(connection), verdicts, load, staged, asset=asset, run_id=run_id)

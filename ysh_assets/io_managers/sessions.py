@@ -13,6 +13,29 @@ import polars as pl
 import psycopg
 from psycopg import sql as pgsql
 
+# One connect timeout for every PostgreSQL connection: a server that accepts and never answers fails the
+# caller in seconds instead of hanging a run or a sensor tick.
+CONNECT_TIMEOUT_SECONDS = 10
+# Statements of checks, audits' side connections and migrations: far above anything they need, far below
+# "forever". Loads (COPY, index builds) carry no statement timeout: the run's own limits bound them.
+SHORT_STATEMENT_TIMEOUT_MS = 10 * 60 * 1000
+
+
+def pg_connect(dsn: str, *, application_name: str, statement_timeout_ms: int | None, **kwargs: Any):
+    """psycopg.connect with the project's timeouts: connect, TCP keepalives, and a statement timeout."""
+    options = f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else None
+    return psycopg.connect(
+        dsn,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name=application_name,
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+        **({"options": options} if options else {}),
+        **kwargs,
+    )
+
 
 def quoted(qualified: str) -> str:
     """`schema.table` as a quoted identifier both engines accept."""

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import psycopg
 
+from ysh_assets.io_managers.sessions import SHORT_STATEMENT_TIMEOUT_MS, pg_connect
+
 SQL_DIR = Path(os.environ.get("YSH_SQL_DIR") or Path(__file__).resolve().parents[2] / "sql")
 _FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _LOCK_ID = 0x595348  # "YSH": one advisory lock id for all migration runs
@@ -65,7 +67,9 @@ def migrate(dsn: str, sql_dir: Path = SQL_DIR, *, today: date | None = None) -> 
     migrations = discover(sql_dir)
     applied: list[str] = []
     already: list[str] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with pg_connect(
+        dsn, application_name="ysh_migrate", statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS, autocommit=True
+    ) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
         try:
             conn.execute("CREATE SCHEMA IF NOT EXISTS pipeline")

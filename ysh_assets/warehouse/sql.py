@@ -10,12 +10,17 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-import psycopg
 from psycopg import sql as pgsql
 
 from ysh_assets.io_managers import quarantine
 from ysh_assets.io_managers.duckdb import duckdb_table_exists, duckdb_transaction
-from ysh_assets.io_managers.sessions import DuckDBSession, PostgresSession, SqlSession
+from ysh_assets.io_managers.sessions import (
+    SHORT_STATEMENT_TIMEOUT_MS,
+    DuckDBSession,
+    PostgresSession,
+    SqlSession,
+    pg_connect,
+)
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -27,7 +32,9 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         if self.dsn:
-            with psycopg.connect(self.dsn, connect_timeout=10, application_name="ysh_assets_sql") as conn:
+            with pg_connect(
+                self.dsn, application_name="ysh_assets_sql", statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS
+            ) as conn:
                 yield conn
             return
         with duckdb_transaction(self.duckdb_path) as conn:

@@ -303,3 +303,15 @@ def test_extraction_that_runs_out_of_time_is_killed_and_reported():
     assert time.monotonic() - started < 30  # the child was killed, not waited for
     document, texts = extract_with_time_limit(PDFS / JINKO, 60)
     assert document["has_text_layer"] and len(texts) == document["pages"] == 2
+
+
+def test_extract_pdf_cli_exits_non_zero_for_a_quarantined_file_and_says_why(tmp_path, capsys):
+    from ysh_assets.cli import main
+
+    fake = tmp_path / "not-a-datasheet.pdf"
+    fake.write_bytes(b"GIF89a this is no PDF")
+    assert main(["extract-pdf", "--rules-only", str(fake)]) == 1
+    captured = capsys.readouterr()
+    (printed,) = json.loads(captured.out)
+    assert printed["datasheet"]["quarantine_reason"] == "not_pdf"
+    assert f"{fake}: quarantined (not_pdf): no %PDF- header" in captured.err

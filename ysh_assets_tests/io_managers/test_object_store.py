@@ -150,3 +150,21 @@ def test_local_folder_mode_writes_plain_files(tmp_path):
     stored = tmp_path / "objects" / "aneel" / "raw" / hashlib.sha256(b"abc").hexdigest()
     assert stored.read_bytes() == b"abc"
     assert not list((tmp_path / "objects").rglob(".partial-*"))
+
+
+def test_symbolic_links_in_a_local_store_are_refused(tmp_path):
+    """A link dropped into `incoming/` must not pull a file from elsewhere on the host into the pipeline."""
+    secret = tmp_path / "outside" / "secret.pdf"
+    secret.parent.mkdir()
+    secret.write_bytes(b"%PDF-1.4 not yours")
+    incoming = tmp_path / "objects" / "incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "real.pdf").write_bytes(b"%PDF-1.4 yours")
+    (incoming / "link.pdf").symlink_to(secret)
+    (tmp_path / "objects" / "linked_dir").symlink_to(secret.parent)
+    store = ObjectStore(root=(tmp_path / "objects").as_uri())
+    assert [info.key for info in store.list_objects("")] == ["incoming/real.pdf"]
+    for key in ("incoming/link.pdf", "linked_dir/secret.pdf"):
+        with pytest.raises(ValueError, match="symbolic link"):
+            store.download(key, tmp_path / "copy.pdf")
+    assert not (tmp_path / "copy.pdf").exists()

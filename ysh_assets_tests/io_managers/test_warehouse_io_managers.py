@@ -249,3 +249,64 @@ def test_failure_half_way_through_the_load_leaves_the_partition_untouched(wareho
     metadata = metadata_of(converged)
     assert metadata["dagster/partition_row_count"].value == 6
     assert metadata["batches_seen"].value == "all"
+
+
+def audited_uf_asset(schema: str, rows_by_uf: dict[str, pl.DataFrame], **policy):
+    from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, LoadAuditConfig
+
+    @dg.asset(key=[schema, "units"], partitions_def=UFS, metadata={"partition_expr": "uf"})
+    def units(context: dg.AssetExecutionContext, config: LoadAuditConfig) -> AuditedLoad:
+        frame = rows_by_uf[context.partition_key]
+        return AuditedLoad(frame, AuditPolicy(thresholds=config, **policy), source_rows=lambda: frame.height)
+
+    return units
+
+
+def test_write_audit_publish_refuses_a_shrunken_or_empty_load_and_keeps_the_table(warehouse, schema):
+    """The audit runs in the IO manager of each profile: a refused load fails the run, the rows stay."""
+    full = {"AC": pl.DataFrame({"uf": ["AC"] * 5, "unit": [f"a{i}" for i in range(5)], "kw": [1.0] * 5})}
+    assert run([audited_uf_asset(schema, full)], warehouse, partition_key="AC").success
+    shrunk = {"AC": full["AC"].head(3)}  # -40 %
+    empty = {"AC": full["AC"].head(0)}
+    for rows in (shrunk, empty):
+        result = run([audited_uf_asset(schema, rows)], warehouse, partition_key="AC")
+        assert not result.success
+        assert warehouse.rows(f"{schema}.units", "unit")["unit"].to_list() == [f"a{i}" for i in range(5)]
+    override = {"ops": {f"{schema}__units": {"config": {"max_partition_shrink": 0.5}}}}
+    result = dg.materialize(
+        [audited_uf_asset(schema, shrunk)],
+        resources={"io_manager": warehouse.io_manager},
+        partition_key="AC",
+        run_config=override,
+    )
+    assert result.success and warehouse.rows(f"{schema}.units", "unit").height == 3
+    assert metadata_of(result)["audit_overrides"].value == {"max_partition_shrink": 0.5}
+
+
+def test_write_audit_publish_resolves_repeated_keys_keeping_the_published_row(warehouse, schema):
+    first = {"AC": pl.DataFrame({"uf": ["AC"] * 3, "unit": ["a1", "a2", "a3"], "kw": [1.0, 2.0, 3.0]})}
+    assert run([audited_uf_asset(schema, first, unique_key=("unit",))], warehouse, partition_key="AC").success
+    again = {
+        "AC": pl.DataFrame(
+            {"uf": ["AC"] * 5, "unit": ["a1", "a2", "a3", "a2", "a3"], "kw": [1.0, 9.0, 3.0, 2.0, 3.0]}
+        )
+    }
+    config = {"ops": {f"{schema}__units": {"config": {"max_quarantine_share": 0.9}}}}
+    result = dg.materialize(
+        [audited_uf_asset(schema, again, unique_key=("unit",))],
+        resources={"io_manager": warehouse.io_manager},
+        partition_key="AC",
+        run_config=config,
+    )
+    assert result.success
+    table = warehouse.rows(f"{schema}.units", "unit")
+    assert table["unit"].to_list() == ["a1", "a2", "a3"] and table["kw"].to_list() == [1.0, 2.0, 3.0]
+    quarantined = warehouse.rows("pipeline.quarantine", "reason, raw_record").filter(
+        pl.col("asset_key") == f"{schema}/units"
+    )
+    assert quarantined["reason"].to_list() == [
+        "conflicting copies of (unit) = (a2); the previous accepted values are kept",
+        "conflicting copies of (unit) = (a2); the previous accepted values are kept",
+        "duplicate (unit) = (a3): identical copy",
+    ]
+    assert set(quarantined["status"]) == {"accepted"}
