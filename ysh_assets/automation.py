@@ -91,7 +91,7 @@ def hourly_incremental(
     changed: dict[dg.AssetKey, str] = {}
     unchanged: list[str] = []
     try:
-        with aneel_portal.client() as client:
+        with aneel_portal.client(within_tick=True) as client:
             for tracked in aneel_portal.tracked().values():
                 raw_key = dg.AssetKey(["aneel", f"{tracked.name}_raw"])
                 previous = latest_stored(object_store, raw_key)

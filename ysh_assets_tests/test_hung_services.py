@@ -68,3 +68,20 @@ def test_a_silent_object_store_fails_a_listing_in_bounded_time(silent_server, mo
     with pytest.raises(Exception, match=r"(?i)timeout|timed out"):
         list(store.list_objects("incoming/"))
     assert time.monotonic() - started < 10
+
+
+def test_the_hourly_schedule_skips_in_bounded_time_when_the_portal_hangs(silent_server, tmp_path):
+    import dagster as dg
+
+    from ysh_assets import automation
+    from ysh_assets.aneel.portal import TICK_ATTEMPTS, TICK_TIMEOUT_SECONDS, AneelPortal
+
+    resources = {
+        "aneel_portal": AneelPortal(base_url=f"http://127.0.0.1:{silent_server}", backoff_base_seconds=0.01),
+        "object_store": ObjectStore(root=(tmp_path / "objects").as_uri()),
+    }
+    started = time.monotonic()
+    with dg.instance_for_test() as instance, dg.build_schedule_context(instance=instance, resources=resources) as ctx:
+        result = automation.hourly_incremental(ctx)
+    assert isinstance(result, dg.SkipReason) and "ANEEL portal unreachable" in result.skip_message
+    assert time.monotonic() - started < TICK_ATTEMPTS * TICK_TIMEOUT_SECONDS + 10

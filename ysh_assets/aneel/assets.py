@@ -18,7 +18,7 @@ import dagster as dg
 import polars as pl
 
 from ysh_assets.aneel.ckan import CkanError, CkanResource
-from ysh_assets.aneel.parsing import IBGE_UF_CODES, UFS, GdUnitsReader, HeaderReport, read_tariffs
+from ysh_assets.aneel.parsing import IBGE_UF_CODES, UFS, GdUnitsReader, HeaderReport, read_tariffs, zip_members
 from ysh_assets.aneel.portal import AneelPortal
 from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, RowAudit, audit_report
 from ysh_assets.io_managers.frames import FrameStream
@@ -185,7 +185,10 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
             )  # fmt: skip
             context.add_output_metadata({"stale": False, "unchanged": True, "reason": reason})
             return replace(previous, source=source)
-        context.add_output_metadata({"stale": False, "unchanged": False, "is_zip": result.is_zip})
+        members = zip_members(spool.name) if result.is_zip else []
+        context.add_output_metadata(
+            {"stale": False, "unchanged": False, "is_zip": result.is_zip, "zip_members": members}
+        )
         return RawFile(
             path=Path(spool.name), filename=resource.name, sha256=result.sha256, temporary=True, source=source
         )
@@ -299,6 +302,7 @@ def generation_units(
             row_audits=(RowAudit("uf_matches_partition", UF_MISMATCH_SQL),),
         ),
         source_rows=lambda: reader_of["reader"].rows_read,
+        source=snapshot.key,
         source_sha256=snapshot.sha256,
     )
     yield dg.Output(load)
@@ -385,6 +389,7 @@ def tariffs(
         rows,
         policy=AuditPolicy(thresholds=config, unique_key=("dat_inicio_vigencia", "tariff_key")),
         source_rows=lambda: parsed.rows.height + parsed.quarantine.height + parsed.republished,
+        source=snapshot.key,
         source_sha256=snapshot.sha256,
     )
 

@@ -272,6 +272,8 @@ class ReadLimits:
     max_uncompressed_bytes: int = 8 << 30
     max_ratio: float = 100.0  # inflated size / compressed size of the ZIP member
     max_line_bytes: int = 1 << 20
+    max_lines_per_block: int = 400_000  # a block of tiny lines would otherwise mean millions of rows at once
+    max_quarantined_rows: int = 100_000  # past this the file is not the expected layout: stop reading it
 
 
 DEFAULT_LIMITS = ReadLimits()
@@ -338,9 +340,21 @@ def zip_members(path: str | Path) -> list[str]:
         return [m.filename for m in archive.infolist() if not m.is_dir()]
 
 
-def _line_blocks(stream: BinaryIO, first: bytes, block_bytes: int, max_line_bytes: int) -> Iterator[bytes]:
-    """Blocks of whole lines (each ends with a newline), about `block_bytes` long; a line longer than
-    `max_line_bytes` is refused rather than buffered."""
+def _line_blocks(stream: BinaryIO, first: bytes, block_bytes: int, limits: ReadLimits) -> Iterator[bytes]:
+    """Blocks of whole lines (each ends with a newline), about `block_bytes` long and at most
+    `max_lines_per_block` lines; a line longer than `max_line_bytes` is refused rather than buffered."""
+    max_line_bytes = limits.max_line_bytes
+    for block in _whole_line_blocks(stream, first, block_bytes, max_line_bytes):
+        while block.count(b"\n") > limits.max_lines_per_block:
+            cut = -1
+            for _ in range(limits.max_lines_per_block):
+                cut = block.index(b"\n", cut + 1)
+            yield block[: cut + 1]
+            block = block[cut + 1 :]
+        yield block
+
+
+def _whole_line_blocks(stream: BinaryIO, first: bytes, block_bytes: int, max_line_bytes: int) -> Iterator[bytes]:
     rest = first
     while True:
         data = stream.read(block_bytes)
@@ -422,7 +436,7 @@ def _utf8_blocks(
         block = next(blocks, None)
         return None if block is None else _to_utf8(block, encoding)
 
-    blocks = _line_blocks(stream, rest, block_bytes, limits.max_line_bytes)
+    blocks = _line_blocks(stream, rest, block_bytes, limits)
     first_line = 2
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(produce, blocks)
@@ -434,14 +448,17 @@ def _utf8_blocks(
 
 
 def _split_line(line: str) -> list[str]:
-    return next(csv.reader([line], delimiter=";"), [])
+    try:
+        return next(csv.reader([line], delimiter=";"), [])
+    except csv.Error:  # a field over csv's size limit: the line is quarantined by _line_problems
+        return line.split(";")
 
 
 # A line whose quoting is sound: each field bare (no quote) or wholly quoted with inner quotes doubled.
 _WELL_QUOTED = re.compile(r'(?:"(?:[^"]|"")*"|[^";]*)(?:;(?:"(?:[^"]|"")*"|[^";]*))*')
 
 
-def _line_problems(block: _Block, n_fields: int) -> tuple[dict[int, str], set[int]]:
+def _line_problems(block: _Block, n_fields: int, max_line_bytes: int) -> tuple[dict[int, str], set[int]]:
     """Lines (as offsets in the block) that cannot be loaded whatever their fields say: a NUL byte (PostgreSQL
     refuses it), broken quoting, a line break inside a quoted field (its continuation line is returned apart,
     so the record is reported once). Cheap when the block is clean: the quote count of a fully quoted block is
@@ -455,6 +472,9 @@ def _line_problems(block: _Block, n_fields: int) -> tuple[dict[int, str], set[in
     lines = data.split(b"\n")[: block.n_lines]
     for i, raw in enumerate(lines):
         if i in continuations:
+            continue
+        if len(raw) > max_line_bytes:
+            problems[i] = f"line longer than {max_line_bytes} bytes"
             continue
         if has_nul and b"\x00" in raw:
             problems[i] = "NUL byte in the line (PostgreSQL cannot store it)"
@@ -473,7 +493,7 @@ def _line_problems(block: _Block, n_fields: int) -> tuple[dict[int, str], set[in
     return problems, continuations
 
 
-def _raw_fields(block: _Block, n_fields: int) -> pl.DataFrame:
+def _raw_fields(block: _Block, n_fields: int, max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes) -> pl.DataFrame:
     """Text fields `c0..c<n>` and `_line_number` of each non-blank line; `_n_fields` is the line's field count.
 
     Column `c<n_fields>` only catches surplus fields. Polars parses the block. A line with too few fields shows
@@ -512,7 +532,7 @@ def _raw_fields(block: _Block, n_fields: int) -> pl.DataFrame:
             counts = counts.scatter(suspect, exact)
         fields = fields.with_columns(_n_fields=counts)
     fields = fields.with_columns(_line_number=line_numbers, _problem=pl.lit(None, pl.Utf8))
-    problems, continuations = _line_problems(block, n_fields)
+    problems, continuations = _line_problems(block, n_fields, max_line_bytes)
     if problems or continuations:
         offsets = pl.int_range(0, n_lines, dtype=pl.Int64)
         fields = fields.with_columns(
@@ -678,12 +698,17 @@ class GdUnitsReader:
             blocks_of = _utf8_blocks(stream, rest, self.header.encoding, self.block_bytes, self.limits)
             with closing(blocks_of) as blocks:
                 for block in blocks:
-                    raw = _raw_fields(block, len(self.header.columns))
+                    raw = _raw_fields(block, len(self.header.columns), self.limits.max_line_bytes)
                     self.rows_read += raw.height
                     for start in range(0, raw.height, self.batch_rows):
                         batch = self._parse(raw.slice(start, self.batch_rows), block, index)
                         self.rows_loaded += batch.rows.height
                         self.rows_quarantined += batch.quarantine.height
+                        if self.rows_quarantined > self.limits.max_quarantined_rows:
+                            raise AneelFormatError(
+                                f"{self.path.name}: more than {self.limits.max_quarantined_rows} rows could not "
+                                f"be read (of {self.rows_read} so far): not a GD units file of the expected layout"
+                            )
                         yield batch
 
     def _parse(self, raw: pl.DataFrame, block: _Block, index: dict[str, int]) -> ParsedBatch:
@@ -752,7 +777,10 @@ def read_tariffs(path: str | Path, *, limits: ReadLimits = DEFAULT_LIMITS) -> tu
         with closing(_utf8_blocks(stream, rest, header.encoding, 32 << 20, limits)) as stream_blocks:
             # a header-only file gives no rows (the load's audit refuses a source without data rows)
             blocks = list(stream_blocks) or [_Block(b"", 2, 0)]
-    frame = pl.concat([_type_block(_raw_fields(b, len(header.columns)), _TARIFF_LAYOUT, header, index) for b in blocks])
+    width = len(header.columns)
+    frame = pl.concat(
+        [_type_block(_raw_fields(b, width, limits.max_line_bytes), _TARIFF_LAYOUT, header, index) for b in blocks]
+    )
     unit = pl.col("dsc_unidade_terciaria").str.to_lowercase()
     in_mwh = unit.is_in(["mwh", "r$/mwh"])
     md5 = [hashlib.md5(t.encode(), usedforsecurity=False).hexdigest() for t in tariff_key_text(frame).to_list()]

@@ -5,6 +5,7 @@
 is quarantined with its reason (in `pipeline.quarantine` and in metadata) and the run stays green.
 """
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -13,7 +14,7 @@ import dagster as dg
 import polars as pl
 
 from ysh_assets.datasheets.enrich import OllamaResource
-from ysh_assets.datasheets.inspect import inspect_pdf, safe_filename
+from ysh_assets.datasheets.inspect import Inspection, inspect_pdf, safe_filename
 from ysh_assets.datasheets.pipeline import PdfLimits, process_pdf
 from ysh_assets.datasheets.sensors import OBJECT_KEY_TAG, PDF_PARTITIONS
 from ysh_assets.io_managers.object_store import ObjectStore, RawFile, StoredObject, sha256_of_file
@@ -83,7 +84,12 @@ def pdf_documents(
         content_type="application/pdf",
         sha256=sha256,
         temporary=True,
-        source={"object_key": key, "status": inspection.status, "reason": inspection.reason or ""},
+        source={
+            "object_key": key,
+            "status": inspection.status,
+            "reason": inspection.reason or "",
+            "inspection": dataclasses.asdict(inspection),
+        },  # read once: enriched_pdfs reuses it
     )
 
 
@@ -104,8 +110,16 @@ def enriched_pdfs(
     """Specs per model with the page each value came from: rules first, Ollama to fill gaps (never to
     overwrite), rows in products.datasheets and products.datasheet_specs."""
     object_key = document.source.get("object_key")
+    inspection = Inspection(**document.source["inspection"]) if "inspection" in document.source else None
     with document.local_path() as path:
-        processed = process_pdf(path, filename=document.filename, object_key=object_key, limits=config, ollama=ollama)
+        processed = process_pdf(
+            path,
+            filename=document.filename,
+            object_key=object_key,
+            limits=config,
+            ollama=ollama,
+            inspection=inspection,
+        )
     found_here = processed.quarantine_reason if document.source.get("status") == "ok" else None  # not at intake
     _file_quarantine(warehouse, context, object_key or document.key, found_here, processed.detail)
     warehouse.replace_rows("sha256", processed.sha256, processed.frames())

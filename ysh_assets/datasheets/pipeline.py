@@ -137,10 +137,12 @@ def process_pdf(
     object_key: str | None = None,
     limits: PdfLimits | None = None,
     ollama: OllamaResource | None = None,
+    inspection: Inspection | None = None,
 ) -> ProcessedPdf:
+    """Inspect (unless the intake already did: `inspection`), extract by rules, enrich with Ollama."""
     limits = limits or PdfLimits()
     started = time.monotonic()  # one time limit for the file: parsing at intake and extraction share it
-    inspection = inspect_pdf(
+    inspection = inspection or inspect_pdf(
         path,
         max_bytes=limits.max_bytes,
         max_pages=limits.max_pages,

@@ -99,11 +99,12 @@ class AuditReport:
             "audit_overrides": dg.MetadataValue.json(self.overrides),
         }
 
-    def failure(self, table: str) -> dg.Failure:
+    def failure(self, table: str, source: str | None) -> dg.Failure:
         failed = [r for r in self.results if not r.passed]
         reasons = "; ".join(f"{r.name}: {r.figures.get('reason', r.figures)}" for r in failed)
+        origin = f" from {source}" if source else ""
         return dg.Failure(
-            description=f"load of {table} refused by its audit, the published data is unchanged: {reasons}",
+            description=f"load of {table}{origin} refused by its audit, the published data is unchanged: {reasons}",
             metadata=self.metadata(),
         )
 
@@ -120,6 +121,7 @@ class AuditedLoad:
     data: WarehouseOutput
     policy: AuditPolicy = field(default_factory=AuditPolicy)
     source_rows: Callable[[], int | None] = lambda: None
+    source: str | None = None  # what the rows were read from, for messages (e.g. the stored object's key)
     source_sha256: str | None = None
     report: AuditReport | None = None
 

@@ -135,7 +135,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
         load.report = report
         if not report.passed:
             quarantine.reject(session, asset, run_id)
-            raise report.failure(qualified)
+            raise report.failure(qualified, load.source)
         connection.begin()
         try:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(table_slice.schema)}")

@@ -84,7 +84,7 @@ class ObjectStore(dg.ConfigurableResource):
     # Bounded so a hung object store fails a sensor tick within Dagster's tick budget instead of stalling it:
     # at most attempts x (connect + read) seconds per request.
     connect_timeout_seconds: float = Field(default=5.0)
-    read_timeout_seconds: float = Field(default=15.0)
+    read_timeout_seconds: float = Field(default=10.0)
     max_attempts: int = Field(default=3)
 
     _client: Any = PrivateAttr(default=None)

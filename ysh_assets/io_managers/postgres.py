@@ -414,7 +414,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             load.report = report
             if not report.passed:
                 quarantine.reject(verdicts, asset, run_id)
-                raise report.failure(qualified)
+                raise report.failure(qualified, load.source)
         audited = time.monotonic()
         if swap:
             swap.swap(connection)

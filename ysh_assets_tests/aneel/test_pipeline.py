@@ -20,6 +20,7 @@ from ysh_assets.aneel import definitions as aneel
 from ysh_assets.aneel.assets import (
     GD_UNITS_RAW,
     GENERATION_UNITS,
+    TARIFF_YEARS,
     TARIFFS_RAW,
     UF_PARTITIONS,
     tariffs_in_force,
@@ -126,6 +127,7 @@ def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
     raw = metadata_of(results[0], GD_UNITS_RAW)
     assert raw["source_url"].endswith("/download/empreendimento-geracao-distribuida.csv")
     assert raw["is_zip"] is True and raw["bytes"] == BUNDLED_GD_FILE.stat().st_size
+    assert raw["zip_members"] == ["empreendimento-geracao-distribuida.csv"]
     assert raw["source_last_modified"] == PUBLISHED.isoformat()
     assert stack.sql("SELECT count(*) FROM aneel.datasets") == [(2,)]
 
@@ -537,3 +539,17 @@ def test_tariffs_in_force_pick_the_applied_row_valid_today_and_the_latest_start(
     current = tariffs_in_force(pl.DataFrame([*applied, economic]), date(2026, 11, 27))
     assert current["vlr_te"].to_list() == [3.0]
     assert current["in_force_on"].to_list() == [date(2026, 11, 27)]
+
+
+def test_a_header_only_tariffs_file_is_refused_and_says_what_it_is(stack, files, tmp_path):
+    assert stack.snapshot().success
+    assert stack.run("aneel_tariffs_job", automation.full_range_tags(TARIFF_YEARS)).success
+    header_only = tmp_path / "tarifas.csv"
+    header_only.write_bytes(files["tariffs"].read_bytes().splitlines(keepends=True)[0])
+    stack.portal.publish(TARIFFS_RESOURCE_ID, path=header_only, last_modified=datetime.now(UTC))
+    assert stack.snapshot().success
+    result = stack.run("aneel_tariffs_job", automation.full_range_tags(TARIFF_YEARS))
+    assert not result.success and stack.sql("SELECT count(*) FROM aneel.tariffs") == [(11,)]
+    message = failure_of(result).event_specific_data.error.message
+    assert "load of aneel.tariffs from aneel/tariffs_raw/" in message
+    assert "source_has_rows: the source has no data rows" in message

@@ -147,15 +147,23 @@ def sql(dsn: str, statement: str, params=()):
         return conn.execute(statement, params).fetchall()
 
 
-def test_pdfs_become_specs_with_provenance_and_bad_ones_are_quarantined_rules_only(pdf_stack, store, empty_pg_dsn):
+def test_pdfs_become_specs_with_provenance_and_bad_ones_are_quarantined_rules_only(
+    pdf_stack, store, empty_pg_dsn, monkeypatch
+):
+    from ysh_assets.datasheets import inspect
+
     for name in (JINKO, SOFAR):
         upload(store, name)
     upload(store, "empty.pdf", data=b"")
     upload(store, "fake.pdf", data=b"<html>not a pdf</html>")
     closed = "http://127.0.0.1:9"  # nothing listens: Ollama unavailable
+    probes = []
+    real_probe = inspect._probe_in_child
+    monkeypatch.setattr(inspect, "_probe_in_child", lambda path, *args: probes.append(path) or real_probe(path, *args))
     with dg.instance_for_test() as instance:
         runs = run_new_pdfs(pdf_stack(closed), instance, store)
     assert len(runs) == 4 and all(r.success for r in runs.values())  # bad input never fails a run
+    assert len(probes) == 2  # each parseable PDF is parsed at intake once per run, not again when enriched
 
     sheets = dict(sql(empty_pg_dsn, "SELECT filename, status || ':' || coalesce(quarantine_reason, '') FROM "
                                     "products.datasheets"))  # fmt: skip

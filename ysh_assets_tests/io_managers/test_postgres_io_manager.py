@@ -34,7 +34,7 @@ def test_backend_terminated_mid_copy_leaves_previous_partition_and_rerun_converg
                         killed = fetch(
                             pg_dsn,
                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE application_name = 'ysh_assets' AND query ILIKE 'COPY%%' "
+                            "WHERE application_name = 'ysh_assets_load' AND query ILIKE 'COPY%%' "
                             "AND pid <> pg_backend_pid()",
                         )
                         assert killed == [(True,)]

@@ -287,9 +287,7 @@ def test_write_audit_publish_resolves_repeated_keys_keeping_the_published_row(wa
     first = {"AC": pl.DataFrame({"uf": ["AC"] * 3, "unit": ["a1", "a2", "a3"], "kw": [1.0, 2.0, 3.0]})}
     assert run([audited_uf_asset(schema, first, unique_key=("unit",))], warehouse, partition_key="AC").success
     again = {
-        "AC": pl.DataFrame(
-            {"uf": ["AC"] * 5, "unit": ["a1", "a2", "a3", "a2", "a3"], "kw": [1.0, 9.0, 3.0, 2.0, 3.0]}
-        )
+        "AC": pl.DataFrame({"uf": ["AC"] * 5, "unit": ["a1", "a2", "a3", "a2", "a3"], "kw": [1.0, 9.0, 3.0, 2.0, 3.0]})
     }
     config = {"ops": {f"{schema}__units": {"config": {"max_quarantine_share": 0.9}}}}
     result = dg.materialize(
