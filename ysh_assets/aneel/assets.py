@@ -237,13 +237,12 @@ class GenerationUnitsConfig(LoadAuditConfig):
     row_count_tolerance: float = 0.10  # WARN when a UF's row count moves more than this share since last load
 
 
-# Rows whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF. The parser
-# quarantines them; the audit of the staged load and the published table's check make sure none got through.
-_IBGE_VALUES = ", ".join(f"('{uf}', '{code}')" for uf, code in IBGE_UF_CODES.items())
-UF_MISMATCH_SQL = (
-    "SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} "
-    f"JOIN (VALUES {_IBGE_VALUES}) AS ibge(uf, code) "
-    "ON ibge.uf = sig_uf WHERE substr(CAST(cod_municipio_ibge AS TEXT), 1, 2) <> ibge.code"
+# A row whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF. The parser
+# quarantines such rows; the audit of the staged load and the published table's check make sure none got through.
+UF_MISMATCH = (
+    "substr(CAST(cod_municipio_ibge AS TEXT), 1, 2) <> CASE sig_uf "
+    + " ".join(f"WHEN '{uf}' THEN '{code}'" for uf, code in IBGE_UF_CODES.items())
+    + " END"
 )
 
 
@@ -298,8 +297,8 @@ def generation_units(
         FrameStream(batches(), summary=summary),
         policy=AuditPolicy(
             thresholds=config,
-            unique_key=("cod_empreendimento",),
-            row_audits=(RowAudit("uf_matches_partition", UF_MISMATCH_SQL),),
+            unique_key=("sig_uf", "cod_empreendimento"),
+            row_audits=(RowAudit("uf_matches_partition", UF_MISMATCH),),
         ),
         source_rows=lambda: reader_of["reader"].rows_read,
         source=snapshot.key,

@@ -6,7 +6,7 @@ from ysh_assets.aneel.assets import (
     GENERATION_UNITS,
     TARIFF_YEARS,
     TARIFFS,
-    UF_MISMATCH_SQL,
+    UF_MISMATCH,
     UF_PARTITIONS,
     today_in_brazil,
 )
@@ -46,7 +46,8 @@ generation_units_checks = [
         "its partition. The UF inside CodEmpreendimento is not compared: it is the distributor's, and real "
         "units cross UF borders (e.g. GD.AL codes in BA).",
         scope=uf_scope,
-        rows_sql=f"SELECT * FROM ({UF_MISMATCH_SQL}) AS mismatched WHERE {{scope}}",
+        rows_sql="SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} WHERE {scope} "
+        f"AND {UF_MISMATCH}",
     ),
     sql_check(
         asset=GENERATION_UNITS,

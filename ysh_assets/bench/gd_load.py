@@ -75,11 +75,13 @@ def load_through_pipeline(zip_path: Path, dsn: str, workdir: Path) -> dict:
     if not (downloaded.success and loaded.success):
         raise RuntimeError("the pipeline run failed; see the Dagster log above")
     metadata = loaded.get_asset_materialization_events()[0].materialization.metadata
-    rows = metadata["rows_loaded"].value
+    rows = metadata["rows_written"].value
     return {
         "rows": rows,
-        "rows_quarantined": metadata["rows_quarantined"].value,
+        "rows_quarantined": metadata["rows_quarantined_by_parser"].value,
         "download_seconds": round(download_seconds, 2),
+        "copy_seconds": metadata["copy_seconds"].value,
+        "audit_seconds": metadata["audit_seconds"].value,
         "wall_seconds": round(total_seconds, 2),
         "rows_per_second": round(rows / total_seconds),
         "peak_rss_mb": round(_peak_rss_mb()),

@@ -52,11 +52,11 @@ class LoadAuditConfig(dg.Config):
 
 @dataclass(frozen=True)
 class RowAudit:
-    """Rows of the staged load that must not exist: `rows_sql` selects them from `{table}`."""
+    """Rows of the staged load that must not exist: `offending` is an SQL condition on one row. All row audits
+    are counted in the same pass over the staged rows as the partitions' row counts."""
 
     name: str
-    rows_sql: str
-    params: Callable[[], Sequence[Any]] = tuple
+    offending: str
 
 
 @dataclass(frozen=True)
@@ -148,10 +148,26 @@ class StagedLoad:
     scopes: Mapping[str, str]  # partition key ('' when unpartitioned) -> WHERE clause of its rows
     columns: Sequence[str]  # the columns the load writes
     partition_column: str | None  # the column holding the partition key, for static partitions
+    # Makes the staged rows unique on the given key the engine's own way (e.g. the primary key the publish
+    # step needs anyway), returning False when duplicates prevent it; None: detect duplicates by GROUP BY.
+    enforce_unique: Callable[[Sequence[str]], bool] | None = None
 
 
 def _count(session: SqlSession, relation: str, where: str) -> int:
     return session.scalar(f"SELECT count(*) FROM {quoted(relation)} WHERE {where}")
+
+
+def _profile(session: SqlSession, staged: StagedLoad, row_audits: Sequence[RowAudit]) -> dict[str, list[int]]:
+    """Per partition: the staged row count and each row audit's offending count, in one pass."""
+    offending = "".join(
+        f", count(*) FILTER (WHERE {audit.offending}) AS audit_{i}" for i, audit in enumerate(row_audits)
+    )
+    return {
+        key: list(
+            session.frame(f"SELECT count(*) AS staged{offending} FROM {quoted(staged.staged)} WHERE {where}").row(0)
+        )
+        for key, where in staged.scopes.items()
+    }
 
 
 def audit_staged(
@@ -165,9 +181,13 @@ def audit_staged(
 ) -> AuditReport:
     """Resolves duplicate keys in the staged rows, then runs every audit; never raises for a failed audit."""
     thresholds = load.policy.thresholds
-    if load.policy.unique_key:
+    key = load.policy.unique_key
+    if key and not (staged.enforce_unique and staged.enforce_unique(key)):
         _resolve_duplicates(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
-    staged_rows = {key: _count(session, staged.staged, where) for key, where in staged.scopes.items()}
+        if staged.enforce_unique and not staged.enforce_unique(key):
+            raise dg.DagsterInvariantViolationError(f"staged rows still repeat {key} after resolving duplicates")
+    profile = _profile(session, staged, load.policy.row_audits)
+    staged_rows = {key: counts[0] for key, counts in profile.items()}
     previous_rows = (
         {key: _count(session, staged.published, where) for key, where in staged.scopes.items()}
         if staged.published
@@ -217,13 +237,13 @@ def audit_staged(
         )
     )
 
-    for row_audit in load.policy.row_audits:
-        rows_sql = row_audit.rows_sql.format(table=quoted(staged.staged))
-        params = list(row_audit.params())
-        offending = session.scalar(f"SELECT count(*) FROM ({rows_sql}) AS offending", params)
+    for i, row_audit in enumerate(load.policy.row_audits, start=1):
+        offending = sum(counts[i] for counts in profile.values())
         figures: dict[str, Any] = {"offending_rows": offending}
         if offending:
-            sample = session.frame(f"{rows_sql} LIMIT {SAMPLE_ROWS}", params)
+            sample = session.frame(
+                f"SELECT * FROM {quoted(staged.staged)} WHERE {row_audit.offending} LIMIT {SAMPLE_ROWS}"
+            )
             figures["sample"] = sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts()
             figures["reason"] = f"{offending} offending row(s)"
         results.append(AuditResult(row_audit.name, passed=not offending, figures=figures))

@@ -173,6 +173,9 @@ def test_rerunning_the_load_gives_an_identical_table(stack):
     assert stack.table_digest() == first
     assert stack.run("aneel_generation_units_job", {"dagster/partition": "AC"}).success  # one UF alone
     assert stack.table_digest() == first
+    # the staged primary key was adopted by the swap: one key per leaf, under the leaf's usual name
+    indexes = stack.sql("SELECT indexname FROM pg_indexes WHERE tablename = 'generation_units_ac' ORDER BY 1")
+    assert [name for (name,) in indexes if "pkey" in name] == ["generation_units_ac_pkey"] and len(indexes) == 3
 
 
 def test_unchanged_file_is_not_downloaded_or_reloaded(stack):
@@ -314,7 +317,7 @@ def test_a_load_over_the_quarantine_share_is_refused_and_its_rows_kept_as_reject
     assert reasons[202] == "bad unsigned number in MdaPotenciaInstaladaKW: 12,5kW"
     assert reasons[203] == "bad date in DthAtualizaCadastralEmpreend: 2024-13-45"
     assert reasons[204].startswith("wrong field count: 28")
-    assert reasons[None] == "duplicate (cod_empreendimento) = (GD.AC.000.000.590): identical copy"
+    assert reasons[None] == "duplicate (sig_uf, cod_empreendimento) = (AC, GD.AC.000.000.590): identical copy"
     sha256 = latest_stored(stack.store, GD_UNITS_RAW).sha256
     assert {(status, run_id, digest) for *_, status, run_id, digest in rows} == {("rejected", result.run_id, sha256)}
 
@@ -430,7 +433,7 @@ def test_conflicting_copies_of_a_unit_are_quarantined_and_its_accepted_values_ke
     quarantined = stack.sql(
         "SELECT reason, raw_record FROM pipeline.quarantine WHERE status = 'accepted' ORDER BY reason"
     )
-    conflicting = [r for r in quarantined if r[0].startswith("conflicting copies of (cod_empreendimento)")]
+    conflicting = [r for r in quarantined if r[0].startswith("conflicting copies of (sig_uf, cod_empreendimento)")]
     powers = {float(json.loads(r[1])["mda_potencia_instalada_kw"]) for r in conflicting}
     assert len(conflicting) == 2 and powers == {4999.0, 32.5}
     assert any(r[0] == "CodMunicipioIbge 3550308 lies in another UF than SigUF AC" for r in quarantined)
