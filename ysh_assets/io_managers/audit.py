@@ -26,7 +26,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ysh_assets.io_managers import quarantine
+from ysh_assets.io_managers import quarantine, row_counts
 from ysh_assets.io_managers.frames import WarehouseOutput
 from ysh_assets.io_managers.sessions import SqlSession, quoted
 
@@ -157,6 +157,17 @@ def _count(session: SqlSession, relation: str, where: str) -> int:
     return session.scalar(f"SELECT count(*) FROM {quoted(relation)} WHERE {where}")
 
 
+def _previous_rows(session: SqlSession, staged: StagedLoad) -> dict[str, int]:
+    """What the published partitions hold now: recorded at their publication, else counted."""
+    if not staged.published:
+        return {}
+    recorded = row_counts.published(session, staged.published, list(staged.scopes))
+    return {
+        key: recorded[key] if key in recorded else _count(session, staged.published, where)
+        for key, where in staged.scopes.items()
+    }
+
+
 def _profile(session: SqlSession, staged: StagedLoad, row_audits: Sequence[RowAudit]) -> dict[str, list[int]]:
     """Per partition: the staged row count and each row audit's offending count, in one pass."""
     offending = "".join(
@@ -188,11 +199,7 @@ def audit_staged(
             raise dg.DagsterInvariantViolationError(f"staged rows still repeat {key} after resolving duplicates")
     profile = _profile(session, staged, load.policy.row_audits)
     staged_rows = {key: counts[0] for key, counts in profile.items()}
-    previous_rows = (
-        {key: _count(session, staged.published, where) for key, where in staged.scopes.items()}
-        if staged.published
-        else {}
-    )
+    previous_rows = _previous_rows(session, staged)
     quarantined = quarantine.staged_count(session, asset, run_id)
     source_rows = load.source_rows()
     results = []

@@ -19,7 +19,7 @@ from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, Tabl
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from ysh_assets.io_managers import quarantine
+from ysh_assets.io_managers import quarantine, row_counts
 from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, as_audited, audit_staged
 from ysh_assets.io_managers.frames import (
     FrameStream,
@@ -101,7 +101,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
         load = as_audited(obj)
         qualified = f"{table_slice.schema}.{table_slice.table}"
         table = quoted(qualified)
-        connection.execute(quarantine.DUCKDB_DDL)
+        connection.execute(quarantine.DUCKDB_DDL + row_counts.DUCKDB_DDL)
         exists = duckdb_table_exists(connection, table_slice.schema, table_slice.table)
         connection.execute("DROP TABLE IF EXISTS ysh_stage")
         if exists:
@@ -143,6 +143,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             connection.execute(f"DELETE FROM {table} WHERE {partition_where(table_slice, types).as_string(None)}")
             connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ysh_stage")
             quarantine.accept(session, asset, run_id, list(staged.scopes))
+            row_counts.record(session, qualified, report.staged_rows, run_id)
             connection.commit()
         except BaseException:
             connection.rollback()

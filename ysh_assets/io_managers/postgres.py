@@ -25,7 +25,7 @@ from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHan
 from psycopg import sql
 from pydantic import Field
 
-from ysh_assets.io_managers import quarantine
+from ysh_assets.io_managers import quarantine, row_counts
 from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, as_audited, audit_staged
 from ysh_assets.io_managers.frames import (
     FrameStream,
@@ -479,6 +479,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM ysh_stage").format(_table_ident(table_slice), names, names)
             )
         quarantine.accept(PostgresSession(connection), asset, run_id, list(staged.scopes))
+        row_counts.record(PostgresSession(connection), qualified, report.staged_rows, run_id)
         elapsed = time.monotonic() - started
         extra = {
             "load_seconds": round(elapsed, 3),
