@@ -18,7 +18,14 @@ import dagster as dg
 import polars as pl
 
 from ysh_assets.aneel.ckan import CkanError, CkanResource
-from ysh_assets.aneel.parsing import IBGE_UF_CODES, UFS, GdUnitsReader, HeaderReport, read_tariffs, zip_members
+from ysh_assets.aneel.parsing import (
+    MUNICIPIO_OUTSIDE_UF,
+    UFS,
+    GdUnitsReader,
+    HeaderReport,
+    read_tariffs,
+    zip_members,
+)
 from ysh_assets.aneel.portal import AneelPortal
 from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, RowAudit, audit_report
 from ysh_assets.io_managers.frames import FrameStream
@@ -237,16 +244,6 @@ class GenerationUnitsConfig(LoadAuditConfig):
     row_count_tolerance: float = 0.10  # WARN when a UF's row count moves more than this share since last load
 
 
-# A row whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF. The parser
-# quarantines such rows; the audit of the staged load and the published table's check make sure none got through.
-# Integer arithmetic only (both engines, no text conversion per row): the code minus its last five digits.
-UF_MISMATCH = (
-    "cod_municipio_ibge - mod(cod_municipio_ibge, 100000) <> CASE sig_uf "
-    + " ".join(f"WHEN '{uf}' THEN {code * 100_000}" for uf, code in IBGE_UF_CODES.items())
-    + " END"
-)
-
-
 @dg.asset(
     key=GENERATION_UNITS,
     partitions_def=UF_PARTITIONS,
@@ -299,7 +296,7 @@ def generation_units(
         policy=AuditPolicy(
             thresholds=config,
             unique_key=("sig_uf", "cod_empreendimento"),
-            row_audits=(RowAudit("uf_matches_partition", UF_MISMATCH),),
+            row_audits=(RowAudit("uf_matches_partition", MUNICIPIO_OUTSIDE_UF),),
         ),
         source_rows=lambda: reader_of["reader"].rows_read,
         source=snapshot.key,

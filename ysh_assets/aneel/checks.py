@@ -6,10 +6,10 @@ from ysh_assets.aneel.assets import (
     GENERATION_UNITS,
     TARIFF_YEARS,
     TARIFFS,
-    UF_MISMATCH,
     UF_PARTITIONS,
     today_in_brazil,
 )
+from ysh_assets.aneel.parsing import IBGE_UF_CODES
 from ysh_assets.warehouse.checks import partition_keys_scope, sql_check
 
 KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
@@ -17,6 +17,14 @@ KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
 TARIFF_POSITION = (
     "num_cnpj_distribuidora, dsc_base_tarifaria, dsc_sub_grupo, dsc_modalidade_tarifaria, dsc_classe, "
     "dsc_sub_classe, dsc_detalhe, nom_posto_tarifario, dsc_unidade_terciaria, sig_agente_acessante"
+)
+
+# A row whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF: the SQL
+# twin of parsing.MUNICIPIO_OUTSIDE_UF, which quarantines such rows before they are staged.
+UF_MISMATCH = (
+    "cod_municipio_ibge - mod(cod_municipio_ibge, 100000) <> CASE sig_uf "
+    + " ".join(f"WHEN '{uf}' THEN {code * 100_000}" for uf, code in IBGE_UF_CODES.items())
+    + " END"
 )
 
 uf_scope = partition_keys_scope("sig_uf")  # the UFs of the run

@@ -40,6 +40,10 @@ IBGE_UF_CODES: dict[str, int] = {
     "RN": 24, "PB": 25, "PE": 26, "AL": 27, "SE": 28, "BA": 29, "MG": 31, "ES": 32, "RJ": 33, "SP": 35,
     "PR": 41, "SC": 42, "RS": 43, "MS": 50, "MT": 51, "GO": 52, "DF": 53,
 }  # fmt: skip
+# A typed row whose municipality lies outside its UF.
+MUNICIPIO_OUTSIDE_UF = pl.col("cod_municipio_ibge") // 100_000 != pl.col("sig_uf").replace_strict(
+    IBGE_UF_CODES, default=None, return_dtype=pl.Int32
+)
 QUARANTINE_SCHEMA = pl.Schema({"line_number": pl.Int64, "reason": pl.Utf8, "raw_record": pl.Utf8})
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -726,12 +730,11 @@ class GdUnitsReader:
             "{} {} lies in another UF than {} {}", pl.lit(municipio), pl.col("cod_municipio_ibge"),
             pl.lit(name_of["sig_uf"]), pl.col("sig_uf"),
         )  # fmt: skip
-        uf_code = pl.col("sig_uf").replace_strict(IBGE_UF_CODES, default=None, return_dtype=pl.Int32)
         frame = frame.with_columns(
             _reason=pl.coalesce(
                 "_reason",
                 pl.when(~pl.col("sig_uf").is_in(UFS)).then(unknown_uf),
-                pl.when(pl.col("cod_municipio_ibge") // 100_000 != uf_code).then(elsewhere),
+                pl.when(MUNICIPIO_OUTSIDE_UF).then(elsewhere),
             )
         )
         return _split(frame, GD_COLUMNS, [block])

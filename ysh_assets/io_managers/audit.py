@@ -52,11 +52,11 @@ class LoadAuditConfig(dg.Config):
 
 @dataclass(frozen=True)
 class RowAudit:
-    """Rows of the staged load that must not exist: `offending` is an SQL condition on one row. All row audits
-    are counted in the same pass over the staged rows as the partitions' row counts."""
+    """Rows of the load that must not exist: `offending` is a condition on one row, evaluated on every batch
+    as it is staged (while the COPY runs), so the audit costs no pass over the staged table."""
 
     name: str
-    offending: str
+    offending: pl.Expr
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,34 @@ def as_audited(obj: WarehouseOutput | AuditedLoad) -> AuditedLoad:
     return obj if isinstance(obj, AuditedLoad) else AuditedLoad(obj)
 
 
+class StreamProfile:
+    """What the batches written to staging hold, observed as they go: rows per partition (for one static
+    partition column, or unpartitioned) and each row audit's offending rows with a sample."""
+
+    def __init__(self, row_audits: Sequence[RowAudit], partition_column: str | None, whole_slice: bool):
+        self._audits = row_audits
+        self._column = partition_column
+        self.counted = partition_column is not None or whole_slice  # else the staged table is counted in SQL
+        self.rows: dict[str, int] = {}
+        self.offending = {audit.name: 0 for audit in row_audits}
+        self.samples: dict[str, list[dict]] = {audit.name: [] for audit in row_audits}
+
+    def observe(self, frame: pl.DataFrame) -> None:
+        if self.counted:
+            keys = (
+                frame.group_by(self._column).len() if self._column else pl.DataFrame({"": [""], "len": [frame.height]})
+            )
+            for key, rows in keys.iter_rows():
+                self.rows[str(key)] = self.rows.get(str(key), 0) + rows
+        for audit in self._audits:
+            offending = frame.filter(audit.offending)
+            self.offending[audit.name] += offending.height
+            room = SAMPLE_ROWS - len(self.samples[audit.name])
+            if offending.height and room > 0:
+                sample = offending.head(room)
+                self.samples[audit.name] += sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts()
+
+
 @dataclass(frozen=True)
 class StagedLoad:
     """Where a load was staged, and what it replaces."""
@@ -148,6 +176,7 @@ class StagedLoad:
     scopes: Mapping[str, str]  # partition key ('' when unpartitioned) -> WHERE clause of its rows
     columns: Sequence[str]  # the columns the load writes
     partition_column: str | None  # the column holding the partition key, for static partitions
+    profile: StreamProfile  # what the written batches held
     # Makes the staged rows unique on the given key the engine's own way (e.g. the primary key the publish
     # step needs anyway), returning False when duplicates prevent it; None: detect duplicates by GROUP BY.
     enforce_unique: Callable[[Sequence[str]], bool] | None = None
@@ -168,17 +197,11 @@ def _previous_rows(session: SqlSession, staged: StagedLoad) -> dict[str, int]:
     }
 
 
-def _profile(session: SqlSession, staged: StagedLoad, row_audits: Sequence[RowAudit]) -> dict[str, list[int]]:
-    """Per partition: the staged row count and each row audit's offending count, in one pass."""
-    offending = "".join(
-        f", count(*) FILTER (WHERE {audit.offending}) AS audit_{i}" for i, audit in enumerate(row_audits)
-    )
-    return {
-        key: list(
-            session.frame(f"SELECT count(*) AS staged{offending} FROM {quoted(staged.staged)} WHERE {where}").row(0)
-        )
-        for key, where in staged.scopes.items()
-    }
+def _staged_rows(session: SqlSession, staged: StagedLoad, recount: bool) -> dict[str, int]:
+    """Rows per partition in staging: as observed in the stream, unless duplicates were resolved since."""
+    if staged.profile.counted and not recount:
+        return {key: staged.profile.rows.get(key, 0) for key in staged.scopes}
+    return {key: _count(session, staged.staged, where) for key, where in staged.scopes.items()}
 
 
 def audit_staged(
@@ -193,12 +216,12 @@ def audit_staged(
     """Resolves duplicate keys in the staged rows, then runs every audit; never raises for a failed audit."""
     thresholds = load.policy.thresholds
     key = load.policy.unique_key
+    resolved = False
     if key and not (staged.enforce_unique and staged.enforce_unique(key)):
-        _resolve_duplicates(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
+        resolved = _resolve_duplicates(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
         if staged.enforce_unique and not staged.enforce_unique(key):
             raise dg.DagsterInvariantViolationError(f"staged rows still repeat {key} after resolving duplicates")
-    profile = _profile(session, staged, load.policy.row_audits)
-    staged_rows = {key: counts[0] for key, counts in profile.items()}
+    staged_rows = _staged_rows(session, staged, recount=resolved)
     previous_rows = _previous_rows(session, staged)
     quarantined = quarantine.staged_count(session, asset, run_id)
     source_rows = load.source_rows()
@@ -244,14 +267,11 @@ def audit_staged(
         )
     )
 
-    for i, row_audit in enumerate(load.policy.row_audits, start=1):
-        offending = sum(counts[i] for counts in profile.values())
+    for row_audit in load.policy.row_audits:
+        offending = staged.profile.offending[row_audit.name]
         figures: dict[str, Any] = {"offending_rows": offending}
         if offending:
-            sample = session.frame(
-                f"SELECT * FROM {quoted(staged.staged)} WHERE {row_audit.offending} LIMIT {SAMPLE_ROWS}"
-            )
-            figures["sample"] = sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts()
+            figures["sample"] = staged.profile.samples[row_audit.name]
             figures["reason"] = f"{offending} offending row(s)"
         results.append(AuditResult(row_audit.name, passed=not offending, figures=figures))
 
@@ -273,12 +293,13 @@ def _resolve_duplicates(
     *,
     asset: str,
     run_id: str,
-) -> None:
+) -> bool:
+    """True when there were repeated keys (and the staged rows changed)."""
     stage, published = quoted(staged.staged), quoted(staged.published) if staged.published else None
     key = ", ".join(f'"{c}"' for c in load.policy.unique_key)
     repeated = f"SELECT {key} FROM {stage} GROUP BY {key} HAVING count(*) > 1"
     if not session.scalar(f"SELECT count(*) FROM ({repeated}) AS repeated"):
-        return
+        return False
     columns = ", ".join(f'"{c}"' for c in staged.columns)
     copies = session.frame(f"SELECT {columns} FROM {stage} WHERE ({key}) IN ({repeated})")
     session.execute(f"DELETE FROM {stage} WHERE ({key}) IN ({repeated})")
@@ -330,3 +351,4 @@ def _resolve_duplicates(
         source="duplicate keys in the load",
         source_sha256=load.source_sha256,
     )
+    return True

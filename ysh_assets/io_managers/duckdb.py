@@ -20,7 +20,7 @@ from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
 from ysh_assets.io_managers import quarantine, row_counts
-from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, as_audited, audit_staged
+from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_staged
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -107,9 +107,12 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
         if exists:
             connection.execute(f"CREATE TEMP TABLE ysh_stage AS SELECT * FROM {table} LIMIT 0")
         written: list[str] = []
+        partition_column = static_partition_column(table_slice)
+        profile = StreamProfile(load.policy.row_audits, partition_column, not table_slice.partition_dimensions)
         for frame in iter_write_slices(load.data):
             if frame.width == 0:
                 continue
+            profile.observe(frame)
             connection.register("ysh_batch", frame.to_arrow())
             connection.execute("CREATE TEMP TABLE IF NOT EXISTS ysh_stage AS SELECT * FROM ysh_batch LIMIT 0")
             connection.execute("INSERT INTO ysh_stage BY NAME SELECT * FROM ysh_batch")
@@ -123,7 +126,8 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             published=qualified if exists else None,
             scopes=partition_scopes(context, table_slice, types),
             columns=written or list(types),
-            partition_column=static_partition_column(table_slice),
+            partition_column=partition_column,
+            profile=profile,
         )
         asset, run_id = context.asset_key.to_user_string(), context.run_id
         session = DuckDBSession(connection)

@@ -26,7 +26,7 @@ from psycopg import sql
 from pydantic import Field
 
 from ysh_assets.io_managers import quarantine, row_counts
-from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, as_audited, audit_staged
+from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_staged
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -431,7 +431,10 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
                 )
             )
         written = first.columns or [c.name for c in columns if c.required]
-        rows = self._copy(connection, sql.Identifier(*staged_name.split(".")), first, slices, qualified, columns)
+        partition_column = static_partition_column(table_slice)
+        profile = StreamProfile(load.policy.row_audits, partition_column, not table_slice.partition_dimensions)
+        target = sql.Identifier(*staged_name.split("."))
+        rows = self._copy(connection, target, first, slices, qualified, columns, profile)
         copied = time.monotonic()
         types = {c.name: c.type for c in columns}
         staged = StagedLoad(
@@ -439,7 +442,8 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             published=qualified,
             scopes=partition_scopes(context, table_slice, types),
             columns=written,
-            partition_column=static_partition_column(table_slice),
+            partition_column=partition_column,
+            profile=profile,
             enforce_unique=(
                 (lambda _key: swap.enforce_primary_key(connection))
                 if swap
@@ -514,6 +518,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         rest: Iterator[pl.DataFrame],
         qualified: str,
         columns: Sequence[PgColumn],
+        profile: StreamProfile,
     ) -> int:
         if not first.columns:
             return 0
@@ -528,6 +533,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
                 if frame.columns != names:
                     check_frame_fits(qualified, columns, frame.schema)
                     frame = frame.select(names)
+                profile.observe(frame)  # in the prefetch thread, while the previous batch is sent
                 if json_columns:
                     frame = frame.with_columns(pl.col(c).struct.json_encode() for c in json_columns)
                 buffer = io.BytesIO()

@@ -176,6 +176,12 @@ def test_rerunning_the_load_gives_an_identical_table(stack):
     # the staged primary key was adopted by the swap: one key per leaf, under the leaf's usual name
     indexes = stack.sql("SELECT indexname FROM pg_indexes WHERE tablename = 'generation_units_ac' ORDER BY 1")
     assert [name for (name,) in indexes if "pkey" in name] == ["generation_units_ac_pkey"] and len(indexes) == 3
+    # the counts recorded at publication (which the next shrink audit reads) are the table's own
+    recorded = stack.sql(
+        "SELECT partition_key, row_count FROM pipeline.partition_row_counts "
+        "WHERE table_name = 'aneel.generation_units' AND row_count > 0 ORDER BY 1"
+    )
+    assert recorded == stack.sql("SELECT sig_uf, count(*) FROM aneel.generation_units GROUP BY 1 ORDER BY 1")
 
 
 def test_unchanged_file_is_not_downloaded_or_reloaded(stack):

@@ -308,3 +308,17 @@ def test_write_audit_publish_resolves_repeated_keys_keeping_the_published_row(wa
         "duplicate (unit) = (a3): identical copy",
     ]
     assert set(quarantined["status"]) == {"accepted"}
+
+
+def test_a_row_audit_refuses_a_load_with_offending_rows_and_shows_them(warehouse, schema):
+    from ysh_assets.io_managers.audit import RowAudit
+
+    good = {"AC": pl.DataFrame({"uf": ["AC"] * 3, "unit": ["a1", "a2", "a3"], "kw": [1.0, 2.0, 3.0]})}
+    audits = (RowAudit("kw_positive", pl.col("kw") <= 0),)
+    assert run([audited_uf_asset(schema, good, row_audits=audits)], warehouse, partition_key="AC").success
+    bad = {"AC": pl.DataFrame({"uf": ["AC"] * 3, "unit": ["a1", "a2", "a3"], "kw": [1.0, -2.0, 3.0]})}
+    result = run([audited_uf_asset(schema, bad, row_audits=audits)], warehouse, partition_key="AC")
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert "kw_positive: 1 offending row(s)" in failure.event_specific_data.error.message
+    assert warehouse.rows(f"{schema}.units", "unit")["kw"].to_list() == [1.0, 2.0, 3.0]
