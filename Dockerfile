@@ -8,6 +8,6 @@ COPY sql ./sql
 RUN pip install --no-cache-dir -e . \
     && mkdir -p "$DAGSTER_HOME" \
     && useradd --system --home /opt/ysh ysh && chown -R ysh "$DAGSTER_HOME"
-COPY dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+COPY deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 COPY deploy/workspace.compose.yaml /opt/ysh/deploy/workspace.compose.yaml
 USER ysh

@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# dev and demo use a local Dagster instance of their own (see deploy/dagster-local.yaml).
-LOCAL_HOME := $(CURDIR)/.dagster_home
+# dev, demo and every dagster or ysh command run from here share the root dagster.yaml (SQLite under
+# .dagster_home) and the default data folder (data/): the UI shows the demo's runs beside the demo's data.
 
 .PHONY: install test lint format dev migrate demo bench-gd-load
 
@@ -28,23 +28,19 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-$(LOCAL_HOME)/dagster.yaml: deploy/dagster-local.yaml
-	@mkdir -p $(LOCAL_HOME)
-	cp deploy/dagster-local.yaml $@
-
-dev: $(STAMP) $(LOCAL_HOME)/dagster.yaml
-	DAGSTER_HOME=$(LOCAL_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+# Offline on the bundled samples unless YSH_SOURCES=live is set (the real ANEEL portal).
+dev: $(STAMP)
+	YSH_SOURCES=$${YSH_SOURCES:-bundled} $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 migrate: $(STAMP)
 	$(BIN)/ysh migrate
 
 # The daily ingestion chain offline: bundled real ANEEL samples served on loopback, local profile (DuckDB and
-# a folder under data/demo). Dagster's run log goes to data/demo/dagster.log; the summary to the terminal.
-demo: $(STAMP) $(LOCAL_HOME)/dagster.yaml
-	@mkdir -p data/demo
-	DAGSTER_HOME=$(LOCAL_HOME) YSH_PROFILE=local YSH_SOURCES=bundled YSH_DATA_DIR=$(CURDIR)/data/demo \
-		$(BIN)/ysh daily 2> data/demo/dagster.log \
-		|| (tail -n 40 data/demo/dagster.log; exit 1)
+# a folder under data/). Dagster's run log goes to data/dagster.log; the summary to the terminal.
+demo: $(STAMP)
+	@mkdir -p data
+	YSH_PROFILE=local YSH_SOURCES=bundled $(BIN)/ysh daily 2> data/dagster.log \
+		|| (tail -n 40 data/dagster.log; exit 1)
 
 # Full-size GD load into PostgreSQL ($$YSH_PG_DSN) vs a plain COPY; prints the figures, asserts nothing.
 bench-gd-load: $(STAMP)

@@ -1,5 +1,6 @@
 """The deployment files agree with the code: compose services and settings, dagster.yaml, definitions."""
 
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 import yaml
 
+from ysh_assets.aneel.assets import today_in_brazil
 from ysh_assets.settings import DEFAULTS, Settings, redact_dsn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +81,7 @@ def test_every_compose_variable_is_documented_in_env_example_and_no_secret_is_co
 
 
 def test_dagster_yaml_storage_works_against_postgresql(pg_dsn, tmp_path, monkeypatch):
-    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
     info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
     url = (
         f"postgresql+psycopg2://{info.get('user', 'postgres')}@{info['host']}:{info.get('port', 5432)}/{info['dbname']}"
@@ -88,6 +90,7 @@ def test_dagster_yaml_storage_works_against_postgresql(pg_dsn, tmp_path, monkeyp
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
         @dg.asset
         def probe() -> None:
@@ -100,11 +103,58 @@ def test_dagster_yaml_storage_works_against_postgresql(pg_dsn, tmp_path, monkeyp
         assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] >= 1
 
 
-def test_local_instance_runs_one_run_at_a_time(tmp_path):
-    shutil.copy(ROOT / "deploy" / "dagster-local.yaml", tmp_path / "dagster.yaml")
+def test_the_root_instance_is_the_embedded_default_and_runs_one_run_at_a_time(tmp_path, monkeypatch):
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.chdir(tmp_path)  # its storage paths are relative to the repository root
+    monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def _bare_env(**extra: str) -> dict[str, str]:
+    """The environment of a new user: none of the project's or Dagster's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YSH_", "DAGSTER_"))}
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("profile", [None, "services"])
+def test_definitions_validate_from_the_root_with_nothing_set(profile):
+    env = _bare_env(**({"YSH_PROFILE": profile} if profile else {}))
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "ysh_assets.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dagster_commands_from_a_root_with_nothing_set_share_one_instance(tmp_path, monkeypatch):
+    """`dagster job execute` then `dagster asset materialize`, as a new user types them: both runs land in
+    ./.dagster_home, so the second command (and the UI) sees the first one's."""
+    shutil.copy(ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    env = _bare_env(YSH_SOURCES="bundled")  # offline: the bundled samples instead of the live portal
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    day = today_in_brazil().isoformat()
+    for command in (
+        [dagster, "job", "execute", "-m", "ysh_assets.definitions", "-j", "aneel_snapshot_job",
+         "--tags", json.dumps({"dagster/partition": day})],
+        [dagster, "asset", "materialize", "-m", "ysh_assets.definitions", "--select", "aneel/tariffs_raw",
+         "--partition", day],
+    ):  # fmt: skip
+        done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "data" / "warehouse.duckdb").exists()
+    assert not list(tmp_path.glob(".tmp_dagster_home_*"))  # Dagster's temporary home is gone; the runs stay
+    monkeypatch.chdir(tmp_path)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert len(instance.get_runs()) == 2
 
 
 @pytest.mark.parametrize("profile", ["local", "services"])
