@@ -1,7 +1,6 @@
 """The `ysh` command: operator tasks next to the Dagster UI."""
 
 import argparse
-import os
 import sys
 
 from ysh_assets.settings import Settings, redact_dsn
@@ -36,16 +35,29 @@ SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
 
 def _daily(args: argparse.Namespace) -> int:
     """Runs the daily chain in this process and prints what it loaded and what the checks said."""
+    if args.commands:
+        import json
+        import shlex
+
+        from ysh_assets.automation import daily_sequence_tags
+
+        for job, tags in daily_sequence_tags():
+            tag_option = f" --tags {shlex.quote(json.dumps(tags))}" if tags else ""
+            print(f"dagster job execute -m ysh_assets.definitions -j {job}{tag_option}")
+        return 0
     import dagster as dg
     import duckdb
     import polars as pl
     import psycopg
+    from dagster._cli.utils import get_possibly_temporary_instance_for_cli
 
     from ysh_assets.automation import run_daily_sequence
     from ysh_assets.definitions import defs, settings
 
     print(f"profile={settings.profile} sources={settings.sources} data={settings.data_dir}")
-    with dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral() as instance:
+    # The instance the dagster CLI would use here: $DAGSTER_HOME, else ./dagster.yaml (the embedded default,
+    # SQLite under .dagster_home), so the UI shows these runs beside the data they wrote.
+    with get_possibly_temporary_instance_for_cli("ysh daily") as instance:
         results = run_daily_sequence(defs, instance)
     failed = False
     for result in results:
@@ -130,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_cmd.set_defaults(handler=_migrate)
 
     daily_cmd = commands.add_parser("daily", help="run the daily ingestion chain now, in this process")
+    daily_cmd.add_argument(
+        "--commands", action="store_true", help="print the same chain as `dagster job execute` commands, and stop"
+    )
     daily_cmd.set_defaults(handler=_daily)
 
     extract_cmd = commands.add_parser("extract-pdf", help="print the datasheet rows the asset would store, as JSON")

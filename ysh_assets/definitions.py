@@ -5,7 +5,7 @@ import dagster as dg
 from ysh_assets import automation
 from ysh_assets.aneel import definitions as aneel
 from ysh_assets.datasheets import definitions as datasheets
-from ysh_assets.resources import build_resources
+from ysh_assets.resources import build_resources, with_storage_kind
 from ysh_assets.settings import Settings
 
 settings = Settings.from_env()
@@ -18,4 +18,4 @@ defs = dg.Definitions.merge(
     datasheets.defs,
     automation.defs,
     dg.Definitions(resources=build_resources(settings), executor=executor),
-)
+).map_asset_specs(func=lambda spec: with_storage_kind(spec, settings.profile))

@@ -18,11 +18,23 @@ import dagster as dg
 from ysh_assets.aneel.portal import AneelPortal
 from ysh_assets.datasheets.enrich import OllamaResource
 from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
+from ysh_assets.io_managers.frames import STORAGE
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.io_managers.redis_cache import RedisCacheIOManager
 from ysh_assets.settings import DEFAULTS, Settings
 from ysh_assets.warehouse.sql import Warehouse
+
+# The Dagster kind of each storage role, per profile.
+STORAGE_KINDS = {
+    "services": {"warehouse": "postgres", "objects": "s3", "hot_cache": "redis"},
+    "local": {"warehouse": "duckdb", "objects": "file", "hot_cache": "duckdb"},
+}
+
+
+def with_storage_kind(spec: dg.AssetSpec, profile: str) -> dg.AssetSpec:
+    role = spec.metadata.get(STORAGE)
+    return spec.merge_attributes(kinds={STORAGE_KINDS[profile][role]}) if role else spec
 
 
 def _secret_setting(name: str) -> str | dg.EnvVar:

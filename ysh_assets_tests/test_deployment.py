@@ -34,7 +34,12 @@ def test_compose_has_every_service_with_healthchecks_and_named_volumes():
     for service in services.values():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
-            assert source in declared, f"{source} is not a named volume"
+            if source.startswith("./"):  # a file of this repository, mounted read-only (the instance config)
+                assert (ROOT / source).is_file() and volume.endswith(":ro"), volume
+            else:
+                assert source in declared, f"{source} is not a named volume"
+    mounted = [v for v in services["daemon"]["volumes"] if v.startswith("./deploy/dagster.yaml:")]
+    assert mounted == ["./deploy/dagster.yaml:/opt/dagster/dagster_home/dagster.yaml:ro"]
 
 
 def test_published_ports_are_bound_to_loopback_only():

@@ -27,12 +27,14 @@ from ysh_assets.aneel.parsing import (
     zip_members,
 )
 from ysh_assets.aneel.portal import AneelPortal
+from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
 from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, RowAudit, audit_report
-from ysh_assets.io_managers.frames import FrameStream
+from ysh_assets.io_managers.frames import STORAGE, FrameStream
 from ysh_assets.io_managers.object_store import ObjectStore, RawFile, StoredObject, latest_stored
 from ysh_assets.io_managers.redis_cache import TTL_METADATA_KEY
 from ysh_assets.warehouse.sql import Warehouse
 
+GROUP = "aneel"
 TIMEZONE = "America/Sao_Paulo"
 # end_offset=1: today's snapshot is a partition of its own, named by the day it was taken.
 SNAPSHOT_DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1)
@@ -58,8 +60,9 @@ def today_in_brazil() -> date:
 @dg.asset(
     key=DATASETS,
     partitions_def=SNAPSHOT_DAYS,
-    metadata={"partition_expr": "snapshot_date"},
-    kinds={"python", "postgres"},
+    group_name=GROUP,
+    kinds={"python"},
+    metadata={"partition_expr": "snapshot_date", STORAGE: "warehouse"},
     owners=["team:data-platform"],
     pool="aneel_portal",
     retry_policy=PORTAL_RETRY,
@@ -133,7 +136,9 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
         partitions_def=SNAPSHOT_DAYS,
         deps=[DATASETS],
         io_manager_key="object_store_io_manager",
-        kinds={"python", "s3"},
+        group_name=GROUP,
+        kinds={"python"},
+        metadata={STORAGE: "objects"},
         owners=["team:data-platform"],
         pool="aneel_portal",
         description=description,
@@ -249,14 +254,31 @@ class GenerationUnitsConfig(LoadAuditConfig):
     partitions_def=UF_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetDep(GD_UNITS_RAW, partition_mapping=dg.LastPartitionMapping())],
-    metadata={"partition_expr": "sig_uf"},
-    kinds={"polars", "postgres"},
+    metadata={"partition_expr": "sig_uf", STORAGE: "warehouse"},
+    group_name=GROUP,
+    kinds={"polars"},
     owners=["team:data-platform"],
     pool="heavy_load",
     check_specs=[
-        dg.AssetCheckSpec("quarantine_share", asset=GENERATION_UNITS, blocking=True),
-        dg.AssetCheckSpec("row_count_change", asset=GENERATION_UNITS),
-        dg.AssetCheckSpec("schema_drift", asset=GENERATION_UNITS),
+        dg.AssetCheckSpec(
+            "quarantine_share",
+            asset=GENERATION_UNITS,
+            partitions_def=UF_PARTITIONS,
+            blocking=True,
+            description="Share of the UF's rows quarantined; the load's audit refuses a file above the threshold.",
+        ),
+        dg.AssetCheckSpec(
+            "row_count_change",
+            asset=GENERATION_UNITS,
+            partitions_def=UF_PARTITIONS,
+            description="The UF's row count against what the table held before this load (WARN).",
+        ),
+        dg.AssetCheckSpec(
+            "schema_drift",
+            asset=GENERATION_UNITS,
+            partitions_def=UF_PARTITIONS,
+            description="The file's header has no unknown and no missing columns (WARN).",
+        ),
     ],
 )
 def generation_units(
@@ -305,33 +327,47 @@ def generation_units(
     yield dg.Output(load)
 
     report = audit_report(load)
-    share = report.result("quarantine_share")
-    yield dg.AssetCheckResult(
-        check_name="quarantine_share",
-        passed=share.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={**share.figures, "where": "pipeline.quarantine"},
-    )
-    yield _row_count_change(report, config.row_count_tolerance)
     header = reader_of["reader"].header
-    yield dg.AssetCheckResult(
-        check_name="schema_drift",
-        passed=not header.unknown_columns and not header.missing_columns,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata=_header_metadata(header),
-    )
+    threshold = report.result("quarantine_share").figures["max_quarantine_share"]
+    checks = {
+        "quarantine_share": ({uf: _quarantine_share(report, uf, threshold) for uf in ufs}, dg.AssetCheckSeverity.ERROR),
+        "row_count_change": (
+            {uf: _row_count_change(report, uf, config.row_count_tolerance) for uf in ufs},
+            dg.AssetCheckSeverity.WARN,
+        ),
+        "schema_drift": (
+            dict.fromkeys(
+                ufs,
+                PartitionCheck(not header.unknown_columns and not header.missing_columns, _header_metadata(header)),
+            ),
+            dg.AssetCheckSeverity.WARN,
+        ),
+    }
+    for name, (results, severity) in checks.items():
+        log_partition_checks(context, GENERATION_UNITS, name, results, severity=severity)
+        yield check_output(GENERATION_UNITS, name)
 
 
-def _row_count_change(report: AuditReport, tolerance: float) -> dg.AssetCheckResult:
-    """Each UF's row count against what the table held before this load (the audit counted both), as a WARN."""
-    changes = {uf: (report.staged_rows[uf] - before) / before for uf, before in report.previous_rows.items() if before}
-    outside = {uf: round(change, 4) for uf, change in changes.items() if abs(change) > tolerance}
-    return dg.AssetCheckResult(
-        check_name="row_count_change",
-        passed=not outside,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"tolerance": tolerance, "compared_ufs": len(changes), "outside_tolerance": outside},
-    )
+def _quarantine_share(report: AuditReport, uf: str, threshold: float) -> PartitionCheck:
+    quarantined = report.quarantined_by_partition.get(uf, 0)
+    considered = report.staged_rows.get(uf, 0) + quarantined
+    share = quarantined / considered if considered else 0.0
+    return PartitionCheck(
+        share <= threshold,
+        {"quarantine_share": round(share, 6), "max_quarantine_share": threshold, "rows_quarantined": quarantined,
+         "where": "pipeline.quarantine"},
+    )  # fmt: skip
+
+
+def _row_count_change(report: AuditReport, uf: str, tolerance: float) -> PartitionCheck:
+    """The UF's row count against what the table held before this load (the audit counted both)."""
+    before, now = report.previous_rows.get(uf, 0), report.staged_rows.get(uf, 0)
+    change = (now - before) / before if before else None
+    return PartitionCheck(
+        change is None or abs(change) <= tolerance,
+        {"previous_rows": before, "rows": now, "change": round(change, 4) if change is not None else "first load",
+         "tolerance": tolerance},
+    )  # fmt: skip
 
 
 @dg.asset(
@@ -339,8 +375,9 @@ def _row_count_change(report: AuditReport, tolerance: float) -> dg.AssetCheckRes
     partitions_def=TARIFF_YEARS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetDep(TARIFFS_RAW, partition_mapping=dg.LastPartitionMapping())],
-    metadata={"partition_expr": "dat_inicio_vigencia"},
-    kinds={"polars", "postgres"},
+    metadata={"partition_expr": "dat_inicio_vigencia", STORAGE: "warehouse"},
+    group_name=GROUP,
+    kinds={"polars"},
     owners=["team:data-platform"],
 )
 def tariffs(
@@ -439,8 +476,9 @@ def tariffs_in_force(tariffs: pl.DataFrame, on: date) -> pl.DataFrame:
     key=["aneel", "tariffs_current"],
     ins={"tariffs": dg.AssetIn(key=TARIFFS)},
     io_manager_key="hot_cache_io_manager",
-    metadata={TTL_METADATA_KEY: 26 * 3600},
-    kinds={"polars", "redis"},
+    metadata={TTL_METADATA_KEY: 26 * 3600, STORAGE: "hot_cache"},
+    group_name=GROUP,
+    kinds={"polars"},
     owners=["team:data-platform"],
 )
 def tariffs_current(context: dg.AssetExecutionContext, tariffs: pl.DataFrame) -> pl.DataFrame:

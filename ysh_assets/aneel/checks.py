@@ -10,7 +10,7 @@ from ysh_assets.aneel.assets import (
     today_in_brazil,
 )
 from ysh_assets.aneel.parsing import IBGE_UF_CODES
-from ysh_assets.warehouse.checks import partition_keys_scope, sql_check
+from ysh_assets.warehouse.checks import partition_column_scope, sql_check, time_window_scope
 
 KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
 # Rows with the same values here describe the same tariff position; their validity windows must not overlap.
@@ -27,13 +27,8 @@ UF_MISMATCH = (
     + " END"
 )
 
-uf_scope = partition_keys_scope("sig_uf")  # the UFs of the run
-
-
-def year_scope(context: dg.AssetCheckExecutionContext) -> tuple[str, list]:
-    """The validity-start years of the run."""
-    window = context.op_execution_context.partition_time_window
-    return "dat_inicio_vigencia >= %s AND dat_inicio_vigencia < %s", [window.start.date(), window.end.date()]
+uf_scope = partition_column_scope("sig_uf")
+year_scope = time_window_scope("dat_inicio_vigencia")  # tariffs by the year their validity starts
 
 
 generation_units_checks = [

@@ -75,7 +75,7 @@ def load_through_pipeline(zip_path: Path, dsn: str, workdir: Path) -> dict:
     if not (downloaded.success and loaded.success):
         raise RuntimeError("the pipeline run failed; see the Dagster log above")
     metadata = loaded.get_asset_materialization_events()[0].materialization.metadata
-    rows = metadata["rows_written"].value
+    rows = metadata["run_rows_written"].value
     return {
         "rows": rows,
         "rows_quarantined": metadata["rows_quarantined_by_parser"].value,

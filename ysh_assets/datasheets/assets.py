@@ -17,6 +17,7 @@ from ysh_assets.datasheets.enrich import OllamaResource
 from ysh_assets.datasheets.inspect import Inspection, inspect_pdf, safe_filename
 from ysh_assets.datasheets.pipeline import PdfLimits, process_pdf
 from ysh_assets.datasheets.sensors import OBJECT_KEY_TAG, PDF_PARTITIONS
+from ysh_assets.io_managers.frames import STORAGE
 from ysh_assets.io_managers.object_store import ObjectStore, RawFile, StoredObject, sha256_of_file
 from ysh_assets.warehouse.sql import Warehouse
 
@@ -38,7 +39,9 @@ def _file_quarantine(
     key=PDF_DOCUMENTS,
     partitions_def=PDF_PARTITIONS,
     io_manager_key="object_store_io_manager",
-    kinds={"pdf", "s3"},
+    group_name="datasheets",
+    kinds={"pdf"},
+    metadata={STORAGE: "objects"},
     owners=["team:data-platform"],
 )
 def pdf_documents(
@@ -97,7 +100,9 @@ def pdf_documents(
     key=ENRICHED_PDFS,
     partitions_def=PDF_PARTITIONS,
     ins={"document": dg.AssetIn(key=PDF_DOCUMENTS)},
-    kinds={"pdf", "postgres", "ollama"},
+    group_name="datasheets",
+    kinds={"pdf", "ollama"},
+    metadata={STORAGE: "warehouse"},
     owners=["team:data-platform"],
 )
 def enriched_pdfs(

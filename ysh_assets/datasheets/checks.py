@@ -4,10 +4,10 @@ import dagster as dg
 
 from ysh_assets.datasheets.assets import ENRICHED_PDFS
 from ysh_assets.datasheets.sensors import PDF_PARTITIONS
-from ysh_assets.warehouse.checks import partition_keys_scope, sql_check
+from ysh_assets.warehouse.checks import partition_column_scope, sql_check
 
 SPECS = "products.datasheet_specs"
-pdf_scope = partition_keys_scope("sha256")
+pdf_scope = partition_column_scope("sha256")
 
 
 def spec_check(name: str, description: str, rows_sql: str, scope=pdf_scope) -> dg.AssetChecksDefinition:
@@ -52,6 +52,6 @@ datasheet_checks = [
         "SELECT s.manufacturer, s.model, count(DISTINCT all_specs.sha256) AS sheets FROM {table} AS s "
         "JOIN {table} AS all_specs ON all_specs.manufacturer = s.manufacturer AND all_specs.model = s.model "
         "WHERE {scope} GROUP BY s.manufacturer, s.model HAVING count(DISTINCT all_specs.sha256) > 1",
-        scope=partition_keys_scope("s.sha256"),
+        scope=partition_column_scope("s.sha256"),
     ),
 ]

@@ -81,6 +81,7 @@ class AuditReport:
     staged_rows: dict[str, int]
     previous_rows: dict[str, int]
     quarantined: int
+    quarantined_by_partition: dict[str, int]
     source_rows: int | None
     overrides: dict[str, Any]
 
@@ -88,12 +89,22 @@ class AuditReport:
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
+    def partition_metadata(self) -> dict[str, dict[str, Any]]:
+        """Each partition's own figures, for its own materialization."""
+        return {
+            key: {
+                "dagster/partition_row_count": rows,
+                "previous_row_count": self.previous_rows.get(key, 0),
+                "rows_quarantined": self.quarantined_by_partition.get(key, 0),
+            }
+            for key, rows in self.staged_rows.items()
+        }
+
     def result(self, name: str) -> AuditResult:
         return next(r for r in self.results if r.name == name)
 
     def metadata(self) -> dict[str, Any]:
         return {
-            "rows_by_partition": dg.MetadataValue.json(self.staged_rows),
             "audit_passed": self.passed,
             "audits": dg.MetadataValue.json({r.name: {"passed": r.passed, **r.figures} for r in self.results}),
             "audit_overrides": dg.MetadataValue.json(self.overrides),
@@ -280,6 +291,7 @@ def audit_staged(
         staged_rows=staged_rows,
         previous_rows=previous_rows,
         quarantined=quarantined,
+        quarantined_by_partition=quarantine.staged_by_partition(session, asset, run_id),
         source_rows=source_rows,
         overrides=thresholds.overrides(),
     )

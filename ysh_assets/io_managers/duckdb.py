@@ -25,7 +25,6 @@ from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
     iter_write_slices,
-    partitions_written,
     table_output_metadata,
 )
 from ysh_assets.io_managers.sessions import DuckDBSession, quoted
@@ -157,9 +156,10 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
         if isinstance(load.data, FrameStream):
             extra.update(load.data.summary())
         return table_output_metadata(
+            context,
             columns=_columns(connection, *qualified.split(".")),
-            rows=sum(report.staged_rows.values()),
-            partitions=partitions_written(context),
+            rows_by_partition=report.staged_rows,
+            partition_metadata=report.partition_metadata(),
             extra=extra,
         )
 

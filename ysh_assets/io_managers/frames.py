@@ -10,6 +10,10 @@ from typing import Any, TypeVar
 import dagster as dg
 import polars as pl
 
+# Asset metadata naming where an asset is stored ("warehouse", "objects", "hot_cache"): the definitions add
+# the kind of the profile's backend for it, so the UI's kinds say what this deployment really runs.
+STORAGE = "ysh/storage"
+
 # Large frames are written in slices of this many rows so a COPY buffer never holds a whole table.
 WRITE_SLICE_ROWS = 100_000
 
@@ -100,27 +104,36 @@ def iter_write_slices(obj: WarehouseOutput) -> Iterator[pl.DataFrame]:
 
 
 def table_output_metadata(
+    context: dg.OutputContext,
     *,
     columns: Iterable[tuple[str, str]],
-    rows: int,
-    partitions: int,
+    rows_by_partition: Mapping[str, int],
+    partition_metadata: Mapping[str, Mapping[str, Any]] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The standard Dagster table metadata: row count and column schema.
+    """The standard Dagster table metadata: row counts and column schema.
 
-    `partitions` is how many partitions the write covered (0: unpartitioned). A single-run range writes
-    several at once and Dagster copies the output metadata to each of them, so there the count is
-    reported as `rows_written` (the whole range) rather than as a misleading per-partition count.
+    Unpartitioned: `dagster/row_count`. Partitioned: each partition's materialization gets its own
+    `dagster/partition_row_count` (and `partition_metadata`), also when a single-run range writes 27 at once;
+    what this returns is shared by all of them, so run-wide totals are named as such (`run_rows_written`).
     """
-    count_key = {0: "dagster/row_count", 1: "dagster/partition_row_count"}.get(partitions, "rows_written")
-    return {
-        count_key: dg.MetadataValue.int(rows),
+    shared: dict[str, Any] = {
         "dagster/column_schema": dg.TableSchema(
             columns=[dg.TableColumn(name=name, type=type_) for name, type_ in columns]
         ),
         **(extra or {}),
     }
-
-
-def partitions_written(context: dg.OutputContext) -> int:
-    return len(context.asset_partition_keys) if context.has_asset_partitions else 0
+    total = sum(rows_by_partition.values())
+    if not context.has_asset_partitions:
+        return {"dagster/row_count": dg.MetadataValue.int(total), **shared}
+    keys = context.asset_partition_keys
+    if set(rows_by_partition) >= set(keys):  # counted per partition
+        for key in keys:
+            own = {"dagster/partition_row_count": rows_by_partition[key], **(partition_metadata or {}).get(key, {})}
+            context.step_context.add_asset_metadata(own, asset_key=context.asset_key, partition_key=key)
+    elif len(keys) == 1:
+        shared["dagster/partition_row_count"] = dg.MetadataValue.int(total)
+    if len(keys) > 1:
+        shared["run_rows_written"] = dg.MetadataValue.int(total)
+        shared["run_partitions"] = len(keys)
+    return shared

@@ -31,7 +31,6 @@ from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
     iter_write_slices,
-    partitions_written,
     prefetched,
     table_output_metadata,
 )
@@ -496,9 +495,10 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         if isinstance(load.data, FrameStream):
             extra.update(load.data.summary())
         return table_output_metadata(
+            context,
             columns=[(c.name, c.type) for c in columns],
-            rows=sum(report.staged_rows.values()),
-            partitions=partitions_written(context),
+            rows_by_partition=report.staged_rows,
+            partition_metadata=report.partition_metadata(),
             extra=extra,
         )
 

@@ -77,6 +77,16 @@ def staged_count(session: SqlSession, asset: str, run_id: str) -> int:
     )
 
 
+def staged_by_partition(session: SqlSession, asset: str, run_id: str) -> dict[str, int]:
+    """This load's staged rows per partition (rows no partition could be given are not in it)."""
+    frame = session.frame(
+        f"SELECT partition_key, count(*) AS n FROM {TABLE} WHERE asset_key = %s AND run_id = %s AND status = %s "
+        "AND partition_key IS NOT NULL GROUP BY partition_key",
+        (asset, run_id, STAGED),
+    )
+    return dict(frame.iter_rows())
+
+
 def accept(session: SqlSession, asset: str, run_id: str, partition_keys: Sequence[str]) -> None:
     """Inside the publishing transaction: this load's rows replace earlier loads' rows of its partitions."""
     session.execute(

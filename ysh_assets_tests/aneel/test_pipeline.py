@@ -140,7 +140,20 @@ def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
         (uf, 40) for uf in ("AC", "AL", "AM", "AP", "BA")
     ]
     units = metadata_of(results[1], GENERATION_UNITS)
-    assert units["rows_written"] == 200 and units["rows_quarantined_by_parser"] == 0 and units["audit_passed"]
+    assert units["run_rows_written"] == 200 and units["rows_quarantined_by_parser"] == 0 and units["audit_passed"]
+    per_uf = {
+        e.partition: e.materialization.metadata["dagster/partition_row_count"].value
+        for e in results[1].get_asset_materialization_events()
+        if e.asset_key == GENERATION_UNITS
+    }
+    assert per_uf == {
+        uf: (40 if uf in ("AC", "AL", "AM", "AP", "BA") else 0) for uf in UF_PARTITIONS.get_partition_keys()
+    }
+    evaluations = [
+        e.asset_check_evaluation_data for e in results[1].all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]  # fmt: skip
+    assert len(evaluations) == 7 * 27 and all(ev.passed and ev.partition for ev in evaluations)
     assert units["header_variant"] == "2026-31" and units["source_encoding"] == "cp1252"
     assert all(checks_of(results[1]).values()) and len(checks_of(results[1])) == 7
 

@@ -144,9 +144,11 @@ def test_single_run_range_writes_every_partition_and_an_unpartitioned_reader_see
     tags = {"dagster/asset_partition_range_start": "2026-01-01", "dagster/asset_partition_range_end": "2026-01-04"}
     result = run([daily], warehouse, tags=tags)
     assert result.success
-    range_metadata = metadata_of(result)
-    assert range_metadata["rows_written"].value == 4  # the whole range: not claimed as each day's count
-    assert "dagster/partition_row_count" not in range_metadata
+    # each day's materialization carries its own count; the run's total is named as such
+    by_day = {e.partition: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert sorted(by_day) == ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"]
+    assert {day: meta["dagster/partition_row_count"].value for day, meta in by_day.items()} == dict.fromkeys(by_day, 1)
+    assert by_day["2026-01-01"]["run_rows_written"].value == 4
     assert run([daily, summary], warehouse, selection=[summary]).success
     assert seen["daily"].sort("day")["day"].to_list() == [date(2026, 1, d) for d in range(1, 5)]
 
