@@ -5,7 +5,7 @@ WORKDIR /opt/ysh
 COPY pyproject.toml README.md ./
 COPY ysh_assets ./ysh_assets
 COPY sql ./sql
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir . \
     && mkdir -p "$DAGSTER_HOME" \
     && useradd --system --home /opt/ysh ysh && chown -R ysh "$DAGSTER_HOME"
 COPY deploy/dagster.yaml "$DAGSTER_HOME/dagster.yaml"

@@ -85,7 +85,7 @@ class ObjectStore(dg.ConfigurableResource):
     # at most attempts x (connect + read) seconds per request.
     connect_timeout_seconds: float = Field(default=5.0)
     read_timeout_seconds: float = Field(default=10.0)
-    max_attempts: int = Field(default=3)
+    max_attempts: int = Field(default=2)
 
     _client: Any = PrivateAttr(default=None)
 
@@ -269,12 +269,6 @@ class ObjectStore(dg.ConfigurableResource):
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "NoSuchBucket":  # nothing stored yet
                 raise
-
-    def delete(self, key: str) -> None:
-        if self.is_s3:
-            self._s3().delete_object(Bucket=self._bucket, Key=self._s3_key(key))
-        else:
-            self._path(key).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

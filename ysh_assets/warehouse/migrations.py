@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,16 @@ import psycopg
 
 from ysh_assets.io_managers.sessions import SHORT_STATEMENT_TIMEOUT_MS, pg_connect
 
-SQL_DIR = Path(os.environ.get("YSH_SQL_DIR") or Path(__file__).resolve().parents[2] / "sql")
+
+def _sql_dir() -> Path:
+    """YSH_SQL_DIR, else the checkout's sql/ (an editable install), else the copy a wheel installs."""
+    if os.environ.get("YSH_SQL_DIR"):
+        return Path(os.environ["YSH_SQL_DIR"])
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    return checkout if checkout.is_dir() else Path(sys.prefix) / "share" / "ysh_assets" / "sql"
+
+
+SQL_DIR = _sql_dir()
 _FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _LOCK_ID = 0x595348  # "YSH": one advisory lock id for all migration runs
 

@@ -20,7 +20,7 @@ from ysh_assets.datasheets.enrich import (
     health,
     truncate_pages,
 )
-from ysh_assets.datasheets.ollama_server import OllamaServer
+from ysh_assets_tests.doubles.ollama_server import OllamaServer
 
 TEXT = "BYD Battery-Box Premium HVS\nUsable Energy 5.12 kWh\nNominal Voltage 204 V\fPage two: warranty"
 # A rules record as the extractor's JSON writes it (Extraction.to_json()["specs"]).

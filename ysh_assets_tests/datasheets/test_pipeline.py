@@ -15,7 +15,6 @@ import pytest
 
 from ysh_assets.datasheets import definitions as datasheets
 from ysh_assets.datasheets.enrich import NUMERIC_FIELDS, OllamaResource
-from ysh_assets.datasheets.ollama_server import OllamaServer
 from ysh_assets.datasheets.sensors import (
     INCOMING_PREFIX,
     MAX_NEW_PER_TICK,
@@ -27,6 +26,7 @@ from ysh_assets.datasheets.sensors import (
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.warehouse.sql import Warehouse
+from ysh_assets_tests.doubles.ollama_server import OllamaServer
 
 PDFS = Path(__file__).resolve().parents[1] / "fixtures" / "pdfs"
 JINKO, BYD, SOFAR = (

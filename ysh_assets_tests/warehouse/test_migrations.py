@@ -2,6 +2,7 @@
 
 import shutil
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -84,3 +85,26 @@ def test_a_failing_migration_leaves_no_trace(empty_pg_dsn, tmp_path):
         assert conn.execute("SELECT to_regclass('audit.half_done')").fetchone() == (None,)
         versions = [v for (v,) in conn.execute("SELECT version FROM pipeline.schema_migrations").fetchall()]
     assert 999 not in versions and len(versions) == len(discover())
+
+
+def test_a_non_editable_install_ships_the_migrations(tmp_path):
+    """The wheel carries sql/ as data (share/ysh_assets/sql), where migrations look outside a checkout."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from ysh_assets.warehouse.migrations import discover
+
+    root = Path(__file__).resolve().parents[2]
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("ysh_assets-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = sorted(n.rsplit("/", 1)[1] for n in archive.namelist() if "/share/ysh_assets/sql/" in n)
+    assert shipped == sorted(p.name for p in (root / "sql").glob("*.sql"))
+    assert len(shipped) == len(discover())
