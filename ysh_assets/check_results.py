@@ -24,43 +24,43 @@ class PartitionCheck:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _latest_materialization(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
-) -> AssetCheckEvaluationTargetMaterializationData | None:
+def _latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """Each partition's latest materialization, in one query (newest first: the first seen wins)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=partitions), limit=max(len(partitions), 1) * 2
     ).records
-    if not records:
-        return None
-    record = records[0]
-    return AssetCheckEvaluationTargetMaterializationData(
-        run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
-    )
+    latest: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+    for record in records:
+        if record.partition_key not in latest:
+            latest[record.partition_key] = AssetCheckEvaluationTargetMaterializationData(
+                run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
+            )
+    return latest
 
 
 def log_partition_checks(
     context: dg.OpExecutionContext,
     asset_key: dg.AssetKey,
-    check_name: str,
-    results: Mapping[str, PartitionCheck],
-    *,
-    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
-    blocking: bool = False,
+    checks: Mapping[str, tuple[Mapping[str, PartitionCheck], dg.AssetCheckSeverity]],
 ) -> None:
-    """Logs one evaluation of `check_name` per partition of `results`."""
-    for partition, result in results.items():
-        context.log_event(
-            dg.AssetCheckEvaluation(
-                asset_key=asset_key,
-                check_name=check_name,
-                passed=result.passed,
-                metadata=dict(result.metadata),
-                target_materialization_data=_latest_materialization(context.instance, asset_key, partition),
-                severity=severity,
-                blocking=blocking,
-                partition=partition,
+    """Logs one evaluation of each check (name -> results per partition, severity) per partition."""
+    partitions = sorted({partition for results, _ in checks.values() for partition in results})
+    targets = _latest_materializations(context.instance, asset_key, partitions)
+    for check_name, (results, severity) in checks.items():
+        for partition, result in results.items():
+            context.log_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=asset_key,
+                    check_name=check_name,
+                    passed=result.passed,
+                    metadata=dict(result.metadata),
+                    target_materialization_data=targets.get(partition),
+                    severity=severity,
+                    partition=partition,
+                )
             )
-        )
 
 
 def check_output(asset_key: dg.AssetKey, check_name: str) -> dg.Output:

@@ -343,8 +343,8 @@ def generation_units(
             dg.AssetCheckSeverity.WARN,
         ),
     }
-    for name, (results, severity) in checks.items():
-        log_partition_checks(context, GENERATION_UNITS, name, results, severity=severity)
+    log_partition_checks(context, GENERATION_UNITS, checks)
+    for name in checks:
         yield check_output(GENERATION_UNITS, name)
 
 

@@ -548,15 +548,19 @@ def _raw_fields(block: _Block, n_fields: int, max_line_bytes: int = DEFAULT_LIMI
 # The published number grammar: decimal comma, thousands dots only in whole groups of three, a bare leading
 # comma (`,00`); a sign only where the quantity can be negative. Anything else (`1,234.56`, `1e3`, `inf`,
 # `NaN`, `-5` kW) is refused, never guessed.
-_UNSIGNED = r"(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]+)(?:,[0-9]+)?|,[0-9]+"
+
+
+def _number_grammar(*, signed: bool, int_digits: int) -> str:
+    """The regex of one column's numbers; at most `int_digits` digits before the comma (dotted or not)."""
+    groups = max(0, (int_digits - 3) // 3)
+    whole = f"[0-9]{{1,{int_digits}}}" + (f"|[0-9]{{1,3}}(?:\\.[0-9]{{3}}){{1,{groups}}}" if groups else "")
+    return f"^{'-?' if signed else ''}(?:(?:{whole})(?:,[0-9]+)?|,[0-9]+)$"
 
 
 def _decimal(s: pl.Expr, *, signed: bool, int_digits: int) -> pl.Expr:
     """`1.234,56` / `32,50` / `,00` (and `-39,89` when signed) -> float; null when the text breaks the grammar
     or has more than `int_digits` digits before the comma (it would overflow the table's numeric type)."""
-    grammar = f"^{'-?' if signed else ''}(?:{_UNSIGNED})$"
-    whole = s.str.replace(r",.*$", "").str.replace_all(r"[^0-9]", "")
-    valid = s.str.contains(grammar) & (whole.str.len_bytes() <= int_digits)
+    valid = s.str.contains(_number_grammar(signed=signed, int_digits=int_digits))
     number = s.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
     return pl.when(valid).then(number.cast(pl.Float64, strict=False))
 
@@ -571,7 +575,8 @@ def _typed(col: _Col, s: pl.Expr) -> pl.Expr:
         return ("01/" + s).str.to_date("%d/%m/%Y", strict=False)
     if col.kind in ("int16", "int32"):  # codes and counts: digits only
         dtype = pl.Int16 if col.kind == "int16" else pl.Int32
-        return pl.when(s.str.contains(r"^[0-9]+$")).then(s.cast(dtype, strict=False))
+        value = s.cast(dtype, strict=False)
+        return pl.when(value >= 0).then(value)
     if col.kind in ("decimal", "signed_decimal"):
         return _decimal(s, signed=col.kind == "signed_decimal", int_digits=col.int_digits)
     return s

@@ -91,7 +91,7 @@ def scan_incoming(
             log.info(f"skipped {info.key}: not a .pdf object")
             cursor.handled(info)
             continue
-        if not store.is_s3 and _modified(info) > settled_before:
+        if not store.objects_appear_whole and _modified(info) > settled_before:
             break  # S3 objects appear whole; a local file may still be being written
         if hashed >= MAX_NEW_PER_TICK or time.monotonic() - started > TIME_BUDGET_SECONDS:
             break

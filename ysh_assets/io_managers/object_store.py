@@ -14,11 +14,11 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -71,8 +71,193 @@ class ObjectInfo:
     etag: str | None = None
 
 
+def checked_key(key: str) -> str:
+    """Keys are relative POSIX paths: `..`, `.` and absolute keys are refused, so names cannot escape the root."""
+    parts = PurePosixPath(key).parts
+    if not parts or key.startswith("/") or any(p in ("..", ".") for p in parts):
+        raise ValueError(f"object key {key!r} must be a relative path without '.' or '..' segments")
+    return key
+
+
+class ObjectBackend(Protocol):
+    """What each storage backend does; `ObjectStore` (the resource) picks one from its root."""
+
+    appears_whole: bool  # a new object is complete as soon as it is listed
+
+    def uri(self, key: str) -> str: ...
+
+    def ensure_ready(self) -> None: ...
+
+    def stat(self, key: str) -> ObjectInfo | None: ...
+
+    def put_file(self, key: str, path: Path, content_type: str | None) -> None: ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None) -> None: ...
+
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]: ...
+
+    def download(self, key: str, path: Path) -> None: ...
+
+    def local_path(self, key: str) -> AbstractContextManager[Path]: ...
+
+    def list_objects(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]: ...
+
+
+class FolderObjects:
+    """Objects as files under a folder; writes go to a `.partial-` file renamed into place."""
+
+    appears_whole = False  # a file may still be being copied in
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        """The key's file, refused when it or a folder on the way is a symbolic link (a link in `incoming/`
+        would otherwise copy a file from anywhere on the host into the store)."""
+        path = self.folder / checked_key(key)
+        at = self.folder
+        for part in PurePosixPath(key).parts:
+            at = at / part
+            if at.is_symlink():
+                raise ValueError(f"object {key!r} is refused: {at} is a symbolic link")
+        return path
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+    def ensure_ready(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        st = path.stat()
+        # ctime too: a file moved in keeps its old mtime, but the move updates its ctime.
+        return ObjectInfo(key, st.st_size, datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC))
+
+    def _replace(self, key: str, write) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".partial-", delete=False) as tmp:
+            write(tmp)
+        os.replace(tmp.name, target)
+
+    def put_file(self, key: str, path: Path, content_type: str | None) -> None:
+        def copy(tmp: BinaryIO) -> None:
+            with path.open("rb") as source:
+                shutil.copyfileobj(source, tmp, _CHUNK)
+
+        self._replace(key, copy)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None) -> None:
+        self._replace(key, lambda tmp: tmp.write(data))
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        with self._path(key).open("rb") as handle:
+            yield handle
+
+    def download(self, key: str, path: Path) -> None:
+        shutil.copyfile(self._path(key), path)
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        yield self._path(key)  # the file itself
+
+    def list_objects(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+        folder = self.folder / prefix if prefix else self.folder
+        if not folder.exists():
+            return
+        # symbolic links are not objects (rglob does not descend into linked folders either)
+        keys = sorted(
+            p.relative_to(self.folder).as_posix()
+            for p in folder.rglob("*")
+            if not p.is_symlink() and p.is_file() and not p.name.startswith(".partial-")
+        )
+        for key in keys:
+            if start_after is None or key > start_after:
+                info = self.stat(key)
+                if info:
+                    yield info
+
+
+class S3Objects:
+    """Objects in an S3 bucket under a prefix, through any S3-compatible endpoint; multipart streaming."""
+
+    appears_whole = True  # S3 lists an object only once its upload completed
+
+    def __init__(self, bucket: str, prefix: str, client: Any):
+        self.bucket, self.prefix, self.client = bucket, prefix, client
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{checked_key(key)}" if self.prefix else checked_key(key)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def ensure_ready(self) -> None:
+        """Creates the bucket when missing (MinIO and moto start empty)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return ObjectInfo(key, head["ContentLength"], head.get("LastModified"), head.get("ETag", "").strip('"'))
+
+    def put_file(self, key: str, path: Path, content_type: str | None) -> None:
+        extra = {"ContentType": content_type} if content_type else None
+        self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=_TRANSFER)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        try:
+            yield body
+        finally:
+            body.close()
+
+    def download(self, key: str, path: Path) -> None:
+        self.client.download_file(self.bucket, self._key(key), str(path), Config=_TRANSFER)
+
+    @contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="ysh-object-") as folder:
+            path = Path(folder) / safe_segment(PurePosixPath(key).name)
+            self.download(key, path)
+            yield path
+
+    def list_objects(self, prefix: str, start_after: str | None) -> Iterator[ObjectInfo]:
+        strip = f"{self.prefix}/" if self.prefix else ""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": strip + prefix}
+        if start_after:
+            kwargs["StartAfter"] = strip + start_after
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(strip) :]
+                    yield ObjectInfo(key, item["Size"], item.get("LastModified"), item.get("ETag", "").strip('"'))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchBucket":  # nothing stored yet
+                raise
+
+
 class ObjectStore(dg.ConfigurableResource):
-    """An S3 bucket/prefix (`s3://bucket/prefix`, any S3-compatible `endpoint_url`) or a folder (`file:///path`).
+    """An S3 bucket/prefix (`s3://bucket/prefix`, any S3-compatible `endpoint_url`) or a folder (`file:///path`):
+    the configured resource, delegating to the backend its root names.
 
     Keys are relative POSIX paths; `..` and absolute keys are refused, so untrusted names cannot escape
     the root. AWS credentials come from the usual boto3 sources (AWS_ACCESS_KEY_ID, ...).
@@ -87,188 +272,76 @@ class ObjectStore(dg.ConfigurableResource):
     read_timeout_seconds: float = Field(default=10.0)
     max_attempts: int = Field(default=2)
 
-    _client: Any = PrivateAttr(default=None)
+    _backend: Any = PrivateAttr(default=None)
 
     @property
-    def is_s3(self) -> bool:
-        return self.root.startswith("s3://")
+    def backend(self) -> ObjectBackend:
+        if self._backend is None:
+            parts = urlsplit(self.root)
+            if parts.scheme == "s3":
+                client = boto3.client(
+                    "s3",
+                    endpoint_url=self.endpoint_url or None,
+                    region_name=self.region,
+                    config=Config(
+                        retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                        connect_timeout=self.connect_timeout_seconds,
+                        read_timeout=self.read_timeout_seconds,
+                    ),
+                )
+                self._backend = S3Objects(parts.netloc, parts.path.strip("/"), client)
+            elif parts.scheme == "file":
+                self._backend = FolderObjects(Path(unquote(parts.path)))
+            else:
+                raise ValueError(f"object store root {self.root!r}: expected s3://bucket/prefix or file:///folder")
+        return self._backend
 
     @property
-    def _bucket(self) -> str:
-        return urlsplit(self.root).netloc
-
-    @property
-    def _prefix(self) -> str:
-        return urlsplit(self.root).path.strip("/")
-
-    @property
-    def _folder(self) -> Path:
-        return Path(unquote(urlsplit(self.root).path))
-
-    def _s3(self):
-        if self._client is None:
-            self._client = boto3.client(
-                "s3",
-                endpoint_url=self.endpoint_url or None,
-                region_name=self.region,
-                config=Config(
-                    retries={"max_attempts": self.max_attempts, "mode": "standard"},
-                    connect_timeout=self.connect_timeout_seconds,
-                    read_timeout=self.read_timeout_seconds,
-                ),
-            )
-        return self._client
-
-    @staticmethod
-    def _checked(key: str) -> str:
-        parts = PurePosixPath(key).parts
-        if not parts or key.startswith("/") or any(p in ("..", ".") for p in parts):
-            raise ValueError(f"object key {key!r} must be a relative path without '.' or '..' segments")
-        return key
-
-    def _s3_key(self, key: str) -> str:
-        return f"{self._prefix}/{self._checked(key)}" if self._prefix else self._checked(key)
-
-    def _path(self, key: str) -> Path:
-        """The key's file, refused when it or a folder on the way is a symbolic link (a link in `incoming/`
-        would otherwise copy a file from anywhere on the host into the store)."""
-        path = self._folder / self._checked(key)
-        at = self._folder
-        for part in PurePosixPath(key).parts:
-            at = at / part
-            if at.is_symlink():
-                raise ValueError(f"object {key!r} is refused: {at} is a symbolic link")
-        return path
+    def objects_appear_whole(self) -> bool:
+        return self.backend.appears_whole
 
     def uri(self, key: str) -> str:
-        if self.is_s3:
-            return f"s3://{self._bucket}/{self._s3_key(key)}"
-        return self._path(key).as_uri()
+        return self.backend.uri(key)
 
     def describe(self) -> str:
         where = f" at {redact_dsn(self.endpoint_url)}" if self.endpoint_url else ""
         return f"{self.root}{where}"
 
     def ensure_ready(self) -> None:
-        """Creates the bucket or folder when missing (MinIO and moto start empty)."""
-        if not self.is_s3:
-            self._folder.mkdir(parents=True, exist_ok=True)
-            return
-        try:
-            self._s3().head_bucket(Bucket=self._bucket)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
-                raise
-            self._s3().create_bucket(Bucket=self._bucket)
+        """Creates the bucket or folder when missing."""
+        self.backend.ensure_ready()
 
     def exists(self, key: str) -> bool:
         return self.stat(key) is not None
 
     def stat(self, key: str) -> ObjectInfo | None:
-        if not self.is_s3:
-            path = self._path(key)
-            if not path.is_file():
-                return None
-            st = path.stat()
-            # ctime too: a file moved in keeps its old mtime, but the move updates its ctime.
-            return ObjectInfo(key, st.st_size, datetime.fromtimestamp(max(st.st_mtime, st.st_ctime), UTC))
-        try:
-            head = self._s3().head_object(Bucket=self._bucket, Key=self._s3_key(key))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-        return ObjectInfo(key, head["ContentLength"], head.get("LastModified"), head.get("ETag", "").strip('"'))
+        return self.backend.stat(key)
 
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
         """Streams a local file into the store (multipart on S3); a partial upload is never visible."""
-        if self.is_s3:
-            extra = {"ContentType": content_type} if content_type else None
-            self._s3().upload_file(str(path), self._bucket, self._s3_key(key), ExtraArgs=extra, Config=_TRANSFER)
-            return
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".partial-", delete=False) as tmp:
-            with path.open("rb") as source:
-                shutil.copyfileobj(source, tmp, _CHUNK)
-        os.replace(tmp.name, target)
+        self.backend.put_file(key, path, content_type)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str | None = None) -> None:
-        if self.is_s3:
-            extra = {"ContentType": content_type} if content_type else {}
-            self._s3().put_object(Bucket=self._bucket, Key=self._s3_key(key), Body=data, **extra)
-            return
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".partial-", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, target)
+        self.backend.put_bytes(key, data, content_type)
 
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as handle:
             return handle.read()
 
-    @contextmanager
-    def open(self, key: str) -> Iterator[BinaryIO]:
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         """A streaming reader; nothing is buffered beyond the current chunk."""
-        if not self.is_s3:
-            with self._path(key).open("rb") as handle:
-                yield handle
-            return
-        body = self._s3().get_object(Bucket=self._bucket, Key=self._s3_key(key))["Body"]
-        try:
-            yield body
-        finally:
-            body.close()
+        return self.backend.open(key)
 
     def download(self, key: str, path: Path) -> None:
-        if self.is_s3:
-            self._s3().download_file(self._bucket, self._s3_key(key), str(path), Config=_TRANSFER)
-        else:
-            shutil.copyfile(self._path(key), path)
+        self.backend.download(key, path)
 
-    @contextmanager
-    def local_path(self, key: str) -> Iterator[Path]:
+    def local_path(self, key: str) -> AbstractContextManager[Path]:
         """The object as a local file: the file itself for a folder store, a temporary copy for S3."""
-        if not self.is_s3:
-            yield self._path(key)
-            return
-        with tempfile.TemporaryDirectory(prefix="ysh-object-") as folder:
-            path = Path(folder) / safe_segment(PurePosixPath(key).name)
-            self.download(key, path)
-            yield path
+        return self.backend.local_path(key)
 
     def list_objects(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
         """Every object under `prefix` in key order, paginated (S3 returns at most 1000 per page)."""
-        if not self.is_s3:
-            base = self._folder
-            folder = base / prefix if prefix else base
-            if not folder.exists():
-                return
-            # symbolic links are not objects (rglob does not descend into linked folders either)
-            keys = sorted(
-                p.relative_to(base).as_posix()
-                for p in folder.rglob("*")
-                if not p.is_symlink() and p.is_file() and not p.name.startswith(".partial-")
-            )
-            for key in keys:
-                if start_after is None or key > start_after:
-                    info = self.stat(key)
-                    if info:
-                        yield info
-            return
-        strip = f"{self._prefix}/" if self._prefix else ""
-        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": strip + prefix}
-        if start_after:
-            kwargs["StartAfter"] = strip + start_after
-        try:
-            for page in self._s3().get_paginator("list_objects_v2").paginate(**kwargs):
-                for item in page.get("Contents", []):
-                    key = item["Key"][len(strip) :]
-                    yield ObjectInfo(key, item["Size"], item.get("LastModified"), item.get("ETag", "").strip('"'))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "NoSuchBucket":  # nothing stored yet
-                raise
+        return self.backend.list_objects(prefix, start_after)
 
 
 @dataclass(frozen=True)

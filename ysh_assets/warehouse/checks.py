@@ -70,7 +70,7 @@ def sql_check(
             clause, scope_params = scope(partitions_def, key)
             statement = rows_sql.format(table=quoted, scope=clause)
             results[key] = offending_rows_result(warehouse, table, statement, [*scope_params, *params()])
-        log_partition_checks(context.op_execution_context, asset, name, results, severity=severity)
+        log_partition_checks(context.op_execution_context, asset, {name: (results, severity)})
         yield dg.Output(None)
 
     return check
