@@ -297,6 +297,30 @@ def audit_staged(
     )
 
 
+def audit_or_refuse(
+    session: SqlSession,
+    quarantine_session: SqlSession,
+    load: AuditedLoad,
+    staged: StagedLoad,
+    *,
+    asset: str,
+    run_id: str,
+    table: str,
+) -> AuditReport:
+    """Audits the staged load and attaches the report; a failed audit (or any error) marks the load's
+    quarantine rows `rejected` and raises, so the caller's transaction rolls the staging back."""
+    try:
+        report = audit_staged(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
+    except BaseException:
+        quarantine.reject(quarantine_session, asset, run_id)
+        raise
+    load.report = report
+    if not report.passed:
+        quarantine.reject(quarantine_session, asset, run_id)
+        raise report.failure(table, load.source)
+    return report
+
+
 def _resolve_duplicates(
     session: SqlSession,
     quarantine_session: SqlSession,

@@ -20,7 +20,7 @@ from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
 from ysh_assets.io_managers import quarantine, row_counts
-from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_staged
+from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -129,16 +129,8 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             profile=profile,
         )
         asset, run_id = context.asset_key.to_user_string(), context.run_id
-        session = DuckDBSession(connection)
-        try:
-            report = audit_staged(session, session, load, staged, asset=asset, run_id=run_id)
-        except BaseException:
-            quarantine.reject(session, asset, run_id)
-            raise
-        load.report = report
-        if not report.passed:
-            quarantine.reject(session, asset, run_id)
-            raise report.failure(qualified, load.source)
+        session = DuckDBSession(connection)  # autocommit: the verdicts on quarantine rows outlive a refusal
+        report = audit_or_refuse(session, session, load, staged, asset=asset, run_id=run_id, table=qualified)
         connection.begin()
         try:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(table_slice.schema)}")

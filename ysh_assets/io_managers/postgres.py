@@ -26,7 +26,7 @@ from psycopg import sql
 from pydantic import Field
 
 from ysh_assets.io_managers import quarantine, row_counts
-from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_staged
+from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -458,16 +458,15 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS,
             autocommit=True,
         ) as side:
-            verdicts = PostgresSession(side)
-            try:
-                report = audit_staged(PostgresSession(connection), verdicts, load, staged, asset=asset, run_id=run_id)
-            except BaseException:
-                quarantine.reject(verdicts, asset, run_id)
-                raise
-            load.report = report
-            if not report.passed:
-                quarantine.reject(verdicts, asset, run_id)
-                raise report.failure(qualified, load.source)
+            report = audit_or_refuse(
+                PostgresSession(connection),
+                PostgresSession(side),
+                load,
+                staged,
+                asset=asset,
+                run_id=run_id,
+                table=qualified,
+            )
         audited = time.monotonic()
         if swap:
             swap.swap(connection)

@@ -46,23 +46,16 @@ class Warehouse(dg.ConfigurableResource):
         return conn.execute(statement.replace("%s", "?"), list(params))
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame:
-        with self._connection() as conn:
-            cursor = self._execute(conn, statement, params)
-            names = [d[0] for d in cursor.description]
-            return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
+        with self._session() as session:
+            return session.frame(statement, params)
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        frame = self.query(statement, params)
-        return frame.item() if frame.height else None
+        with self._session() as session:
+            return session.scalar(statement, params)
 
     def table_exists(self, qualified: str) -> bool:
-        schema, table = qualified.split(".")
-        return bool(
-            self.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                (schema, table),
-            )
-        )
+        with self._session() as session:
+            return session.table_exists(qualified)
 
     def replace_rows(self, key_column: str, key: str, frames: Sequence[tuple[str, pl.DataFrame]]) -> None:
         """In one transaction, replaces the rows whose `key_column` is `key` in each `schema.table`.
@@ -97,12 +90,13 @@ class Warehouse(dg.ConfigurableResource):
         conn.unregister("ysh_rows")
 
     @contextmanager
-    def _session(self) -> Iterator[SqlSession]:
+    def _session(self, *, writes_quarantine: bool = False) -> Iterator[SqlSession]:
         with self._connection() as conn:
             if self.dsn:
                 yield PostgresSession(conn)
                 return
-            conn.execute(quarantine.DUCKDB_DDL)
+            if writes_quarantine:  # the local profile creates its quarantine table on first use
+                conn.execute(quarantine.DUCKDB_DDL)
             yield DuckDBSession(conn)
 
     @contextmanager
@@ -112,7 +106,7 @@ class Warehouse(dg.ConfigurableResource):
         """Stages the quarantine rows of a load that the warehouse IO manager publishes: they become
         `accepted` with the load (replacing earlier loads' rows) or `rejected` when its audit refuses it."""
         asset = asset_key.to_user_string()
-        with self._session() as session:
+        with self._session(writes_quarantine=True) as session:
             quarantine.clear_attempt(session, asset, run_id)
             yield QuarantineWriter(session, asset, run_id, source, source_sha256)
 
@@ -121,7 +115,7 @@ class Warehouse(dg.ConfigurableResource):
     ) -> None:
         """For verdicts written without the IO manager: `rows` replace the partition's quarantine rows at once."""
         asset = asset_key.to_user_string()
-        with self._session() as session:
+        with self._session(writes_quarantine=True) as session:
             quarantine.clear_attempt(session, asset, run_id)
             quarantine.append(
                 session, rows, partition_key, asset=asset, run_id=run_id, source=source, source_sha256=None
