@@ -481,9 +481,14 @@ def tariffs_in_force(tariffs: pl.DataFrame, on: date) -> pl.DataFrame:
     kinds={"polars"},
     owners=["team:data-platform"],
 )
-def tariffs_current(context: dg.AssetExecutionContext, tariffs: pl.DataFrame) -> pl.DataFrame:
+def tariffs_current(context: dg.AssetExecutionContext, tariffs: pl.DataFrame) -> AuditedLoad:
     """The tariff in force today per distributor CNPJ / subgroup / modality / posto: a hot lookup in Redis
     with its warehouse copy."""
     current = tariffs_in_force(tariffs, today_in_brazil())
     context.add_output_metadata({"distributors": current["num_cnpj_distribuidora"].n_unique()})
-    return current
+    # Derived from the audited tariffs: none in force today is a true answer, and the count moves with the
+    # validity windows, so neither the empty-source nor the shrink audit applies.
+    return AuditedLoad(current, AuditPolicy(thresholds=CURRENT_THRESHOLDS))
+
+
+CURRENT_THRESHOLDS = LoadAuditConfig(allow_empty_source=True, max_partition_shrink=1.0)

@@ -19,6 +19,7 @@ import polars as pl
 import redis
 from pydantic import Field, PrivateAttr
 
+from ysh_assets.io_managers.audit import AuditedLoad, as_audited
 from ysh_assets.settings import redact_dsn
 
 TTL_METADATA_KEY = "ysh/cache_ttl_seconds"
@@ -114,9 +115,10 @@ class RedisCacheIOManager(dg.ConfigurableIOManager):
         keys = context.asset_partition_keys
         return keys[0] if len(keys) == 1 else f"{keys[0]}..{keys[-1]}"
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
-        self.warehouse.handle_output(context, obj)
-        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | AuditedLoad) -> None:
+        self.warehouse.handle_output(context, obj)  # audited and published there first
+        data = as_audited(obj).data
+        frame = data.collect() if isinstance(data, pl.LazyFrame) else data
         key = cache_key(context.asset_key, self._partition(context))
         ttl = int((context.definition_metadata or {}).get(TTL_METADATA_KEY, self.default_ttl_seconds))
         try:

@@ -324,3 +324,19 @@ def test_a_row_audit_refuses_a_load_with_offending_rows_and_shows_them(warehouse
     (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert "kw_positive: 1 offending row(s)" in failure.event_specific_data.error.message
     assert warehouse.rows(f"{schema}.units", "unit")["kw"].to_list() == [1.0, 2.0, 3.0]
+
+
+def test_a_derived_lookup_may_become_empty(warehouse, schema):
+    """tariffs_current's policy: no tariff in force today is a true answer, published, not refused."""
+    from ysh_assets.aneel.assets import CURRENT_THRESHOLDS
+    from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy
+
+    frames = iter([pl.DataFrame({"k": ["a", "b"]}), pl.DataFrame(schema={"k": pl.String})])
+
+    @dg.asset(key=[schema, "current"])
+    def current() -> AuditedLoad:
+        return AuditedLoad(next(frames), AuditPolicy(thresholds=CURRENT_THRESHOLDS))
+
+    assert run([current], warehouse).success
+    assert run([current], warehouse).success
+    assert warehouse.rows(f"{schema}.current", "k").height == 0
