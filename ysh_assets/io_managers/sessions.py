@@ -53,6 +53,10 @@ class SqlSession(Protocol):
 
     def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None: ...
 
+    def ensure_table(self, qualified: str, frame: pl.DataFrame) -> None:
+        """Creates `schema.table` with the frame's columns when the engine has no migrations for it."""
+        ...
+
     def table_exists(self, qualified: str) -> bool: ...
 
 
@@ -75,6 +79,9 @@ class PostgresSession(_Common):
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
+    def ensure_table(self, qualified: str, frame: pl.DataFrame) -> None:
+        """Nothing: `sql/` migrations define every PostgreSQL table."""
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.conn.execute(statement, params or None)
 
@@ -94,6 +101,8 @@ class PostgresSession(_Common):
 
 
 class DuckDBSession(_Common):
+    """The local profile has no migrations: tables written outside the IO managers are created from the frame."""
+
     def __init__(self, conn: Any):
         self.conn = conn
 
@@ -104,6 +113,16 @@ class DuckDBSession(_Common):
         cursor = self.conn.execute(statement.replace("%s", "?"), list(params))
         names = [d[0] for d in cursor.description]
         return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
+
+    def ensure_table(self, qualified: str, frame: pl.DataFrame) -> None:
+        if self.table_exists(qualified):
+            return
+        self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(qualified.split('.')[0])}")
+        self.conn.register("ysh_rows", frame.to_arrow())
+        try:
+            self.conn.execute(f"CREATE TABLE {quoted(qualified)} AS SELECT * FROM ysh_rows LIMIT 0")
+        finally:
+            self.conn.unregister("ysh_rows")
 
     def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None:
         if not frame.height:

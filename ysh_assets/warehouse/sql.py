@@ -13,7 +13,7 @@ import polars as pl
 from psycopg import sql as pgsql
 
 from ysh_assets.io_managers import quarantine
-from ysh_assets.io_managers.duckdb import duckdb_table_exists, duckdb_transaction
+from ysh_assets.io_managers.duckdb import duckdb_transaction
 from ysh_assets.io_managers.sessions import (
     SHORT_STATEMENT_TIMEOUT_MS,
     DuckDBSession,
@@ -40,11 +40,6 @@ class Warehouse(dg.ConfigurableResource):
         with duckdb_transaction(self.duckdb_path) as conn:
             yield conn
 
-    def _execute(self, conn: Any, statement: str, params: Sequence[Any]) -> Any:
-        if self.dsn:
-            return conn.execute(statement, params)
-        return conn.execute(statement.replace("%s", "?"), list(params))
-
     def query(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame:
         with self._session() as session:
             return session.frame(statement, params)
@@ -64,30 +59,16 @@ class Warehouse(dg.ConfigurableResource):
         PostgreSQL the tables come from migrations and rows go in with COPY; on DuckDB a missing table is
         created from the frame's schema.
         """
-        with self._connection() as conn:
+        with self._session() as session:
             for qualified, _ in reversed(frames):
-                table = pgsql.Identifier(*qualified.split("."))
-                if self.dsn or duckdb_table_exists(conn, *qualified.split(".")):
-                    statement = pgsql.SQL("DELETE FROM {} WHERE {} = %s").format(table, pgsql.Identifier(key_column))
-                    self._execute(conn, statement.as_string(None), (key,))
+                if session.table_exists(qualified):
+                    statement = pgsql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                        pgsql.Identifier(*qualified.split(".")), pgsql.Identifier(key_column)
+                    )
+                    session.execute(statement.as_string(None), (key,))
             for qualified, frame in frames:
-                self._insert(conn, qualified, frame)
-
-    def _insert(self, conn: Any, qualified: str, frame: pl.DataFrame) -> None:
-        table = pgsql.Identifier(*qualified.split("."))
-        columns = pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
-        if self.dsn:
-            if frame.height:
-                statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(table, columns)
-                with conn.cursor().copy(statement) as copy:
-                    copy.write(frame.write_csv(include_header=False).encode())
-            return
-        conn.register("ysh_rows", frame.to_arrow())
-        schema = pgsql.Identifier(qualified.split(".")[0]).as_string(None)
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {table.as_string(None)} AS SELECT * FROM ysh_rows LIMIT 0")
-        conn.execute(f"INSERT INTO {table.as_string(None)} ({columns.as_string(None)}) SELECT * FROM ysh_rows")
-        conn.unregister("ysh_rows")
+                session.ensure_table(qualified, frame)
+                session.insert_frame(qualified, frame)
 
     @contextmanager
     def _session(self, *, writes_quarantine: bool = False) -> Iterator[SqlSession]:
