@@ -4,19 +4,29 @@ import argparse
 import sys
 
 from ysh_assets.settings import Settings, redact_dsn
-from ysh_assets.warehouse.migrations import migrate
+from ysh_assets.warehouse.engines import DuckDBEngine, PostgresEngine, WarehouseEngine
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    dsn = args.dsn or Settings.from_env().pg_dsn
-    report = migrate(dsn)
+    engine = _profile_engine(args.dsn)
+    report = engine.migrate()
     for label in report.applied:
         print(f"applied {label}")
     print(
-        f"{redact_dsn(dsn)}: {len(report.applied)} applied, {len(report.already_applied)} already applied, "
+        f"{engine.describe()}: {len(report.applied)} applied, {len(report.already_applied)} already applied, "
         f"{report.partitions_created} monthly partitions created"
     )
     return 0
+
+
+def _profile_engine(dsn: str | None) -> WarehouseEngine:
+    """--dsn, else the profile's warehouse: $YSH_PG_DSN in `services`, the DuckDB file in `local`."""
+    if dsn:
+        return PostgresEngine(dsn)
+    settings = Settings.from_env()
+    return (
+        PostgresEngine(settings.pg_dsn) if settings.profile == "services" else DuckDBEngine(str(settings.duckdb_path))
+    )
 
 
 SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
@@ -137,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ysh", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    migrate_cmd = commands.add_parser("migrate", help="apply missing sql/ migrations to the PostgreSQL warehouse")
-    migrate_cmd.add_argument("--dsn", help="PostgreSQL URL (default: $YSH_PG_DSN)")
+    migrate_cmd = commands.add_parser("migrate", help="apply missing sql/ migrations to the profile's warehouse")
+    migrate_cmd.add_argument("--dsn", help="PostgreSQL URL (default: the profile's warehouse)")
     migrate_cmd.set_defaults(handler=_migrate)
 
     daily_cmd = commands.add_parser("daily", help="run the daily ingestion chain now, in this process")

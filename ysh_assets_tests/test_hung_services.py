@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ysh_assets.io_managers.object_store import ObjectStore
-from ysh_assets.io_managers.sessions import CONNECT_TIMEOUT_SECONDS
+from ysh_assets.warehouse.sessions import CONNECT_TIMEOUT_SECONDS
 
 YSH = str(Path(sys.executable).with_name("ysh"))
 

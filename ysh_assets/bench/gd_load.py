@@ -32,6 +32,7 @@ from ysh_assets.automation import full_range_tags
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.settings import redact_dsn
+from ysh_assets.warehouse.sessions import pg_connect
 from ysh_assets.warehouse.sql import Warehouse
 
 PUBLISHED_COLUMNS = 31
@@ -40,7 +41,7 @@ PUBLISHED_COLUMNS = 31
 def settle(dsn: str) -> None:
     """Flushes the previous phase's WAL (CHECKPOINT, when allowed) so each phase starts from the same state."""
     try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with pg_connect(dsn, application_name="ysh_bench", statement_timeout_ms=None, autocommit=True) as conn:
             conn.execute("CHECKPOINT")
     except psycopg.errors.InsufficientPrivilege:
         pass
@@ -91,7 +92,7 @@ def load_through_pipeline(zip_path: Path, dsn: str, workdir: Path) -> dict:
 def plain_copy(zip_path: Path, dsn: str) -> dict:
     """The baseline: the same CSV streamed out of the ZIP into an all-text table with one COPY."""
     columns = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(f"c{i}")) for i in range(PUBLISHED_COLUMNS))
-    with psycopg.connect(dsn) as conn:
+    with pg_connect(dsn, application_name="ysh_bench", statement_timeout_ms=None) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_plain_copy")
         conn.execute(sql.SQL("CREATE TABLE bench_plain_copy ({})").format(columns))
         started = time.monotonic()
@@ -118,13 +119,13 @@ def _run_child(zip_path: Path, dsn: str, workdir: Path) -> dict:
 
 def _scratch_database(admin_dsn: str) -> tuple[str, str]:
     name = f"ysh_bench_{date.today():%Y%m%d}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+    with pg_connect(admin_dsn, application_name="ysh_bench", statement_timeout_ms=None, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return name, psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
 
 
 def _drop_database(admin_dsn: str, name: str) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+    with pg_connect(admin_dsn, application_name="ysh_bench", statement_timeout_ms=None, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

@@ -26,9 +26,9 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ysh_assets.io_managers import quarantine, row_counts
 from ysh_assets.io_managers.frames import WarehouseOutput
-from ysh_assets.io_managers.sessions import SqlSession, quoted
+from ysh_assets.warehouse import quarantine, row_counts
+from ysh_assets.warehouse.sessions import SqlSession, quoted
 
 SAMPLE_ROWS = 5
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 import polars as pl
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from ysh_assets.io_managers import quarantine, row_counts
 from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
 from ysh_assets.io_managers.frames import (
     FrameStream,
@@ -27,38 +24,10 @@ from ysh_assets.io_managers.frames import (
     iter_write_slices,
     table_output_metadata,
 )
-from ysh_assets.io_managers.sessions import DuckDBSession, quoted
 from ysh_assets.io_managers.slices import partition_scopes, partition_where, static_partition_column
-
-DUCKDB_CONFIG = {"custom_user_agent": "dagster"}
-
-
-def duckdb_connect(database: str, connection_config: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
-    """Every connection of this process to the file uses one config: DuckDB refuses a second, different one."""
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(database, config={**DUCKDB_CONFIG, **(connection_config or {})})
-
-
-def duckdb_table_exists(conn: Any, schema: str, table: str) -> bool:
-    found = conn.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, table]
-    ).fetchone()
-    return found is not None
-
-
-@contextmanager
-def duckdb_transaction(database: str, connection_config: Mapping[str, Any] | None = None) -> Iterator[Any]:
-    """A connection inside one transaction: committed when the block succeeds, rolled back otherwise."""
-    conn = duckdb_connect(database, connection_config)
-    try:
-        conn.begin()
-        yield conn
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        conn.close()
+from ysh_assets.warehouse import quarantine, row_counts
+from ysh_assets.warehouse.engines import DuckDBEngine, migrate_once
+from ysh_assets.warehouse.sessions import DuckDBSession, duckdb_connect, quoted
 
 
 class StagingDuckDbClient(DuckDbClient):
@@ -100,8 +69,8 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
         load = as_audited(obj)
         qualified = f"{table_slice.schema}.{table_slice.table}"
         table = quoted(qualified)
-        connection.execute(quarantine.DUCKDB_DDL + row_counts.DUCKDB_DDL)
-        exists = duckdb_table_exists(connection, table_slice.schema, table_slice.table)
+        session = DuckDBSession(connection)  # autocommit: the verdicts on quarantine rows outlive a refusal
+        exists = session.table_exists(qualified)
         connection.execute("DROP TABLE IF EXISTS ysh_stage")
         if exists:
             connection.execute(f"CREATE TEMP TABLE ysh_stage AS SELECT * FROM {table} LIMIT 0")
@@ -129,7 +98,6 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             profile=profile,
         )
         asset, run_id = context.asset_key.to_user_string(), context.run_id
-        session = DuckDBSession(connection)  # autocommit: the verdicts on quarantine rows outlive a refusal
         report = audit_or_refuse(session, session, load, staged, asset=asset, run_id=run_id, table=qualified)
         connection.begin()
         try:
@@ -180,6 +148,7 @@ class DuckDBPolarsWarehouseIOManager(DuckDBIOManager):
         return pl.DataFrame
 
     def create_io_manager(self, context) -> DbIOManager:
+        migrate_once(DuckDBEngine(self.database))
         return DbIOManager(
             db_client=StagingDuckDbClient(self.database, self.connection_config),
             database=self.database,

@@ -25,7 +25,6 @@ from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHan
 from psycopg import sql
 from pydantic import Field
 
-from ysh_assets.io_managers import quarantine, row_counts
 from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
 from ysh_assets.io_managers.frames import (
     FrameStream,
@@ -34,10 +33,11 @@ from ysh_assets.io_managers.frames import (
     prefetched,
     table_output_metadata,
 )
-from ysh_assets.io_managers.sessions import SHORT_STATEMENT_TIMEOUT_MS, PostgresSession, pg_connect
 from ysh_assets.io_managers.slices import base_type, partition_scopes, partition_where, static_partition_column
 from ysh_assets.settings import redact_dsn
-from ysh_assets.warehouse.migrations import migrate
+from ysh_assets.warehouse import quarantine, row_counts
+from ysh_assets.warehouse.engines import PostgresEngine, migrate_once
+from ysh_assets.warehouse.sessions import SHORT_STATEMENT_TIMEOUT_MS, PostgresSession, pg_connect
 
 
 class SchemaMismatchError(ValueError):
@@ -601,7 +601,7 @@ class PostgresPolarsIOManager(dg.ConfigurableIOManagerFactory):
 
     def create_io_manager(self, context) -> DbIOManager:
         if self.run_migrations:
-            _migrate_once(self.dsn)
+            migrate_once(PostgresEngine(self.dsn))
         return DbIOManager(
             type_handlers=[PolarsPostgresTypeHandler(self.dsn)],
             db_client=PostgresClient(self.dsn),
@@ -610,12 +610,3 @@ class PostgresPolarsIOManager(dg.ConfigurableIOManagerFactory):
             io_manager_name="PostgresPolarsIOManager",
             default_load_type=pl.DataFrame,
         )
-
-
-_migrated_dsns: set[str] = set()
-
-
-def _migrate_once(dsn: str) -> None:
-    if dsn not in _migrated_dsns:
-        migrate(dsn)
-        _migrated_dsns.add(dsn)

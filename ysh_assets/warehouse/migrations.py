@@ -1,8 +1,11 @@
-"""Numbered SQL migrations for the PostgreSQL warehouse (`sql/NNN_name.sql`).
+"""Numbered SQL migrations (`sql/NNN_name.sql`): the one definition of every warehouse table, for both engines.
 
-Each file is applied once, in its own transaction, and recorded in `pipeline.schema_migrations` with
-its checksum; an edited file that was already applied is reported, never re-run silently. A
-PostgreSQL advisory lock serialises concurrent runs (several Dagster run workers may start at once).
+Each file is applied once, in its own transaction, and recorded in `pipeline.schema_migrations` with its
+checksum; an edited file that was already applied is reported, never re-run silently. PostgreSQL runs the
+files as written (an advisory lock serialises concurrent run workers). DuckDB, the local profile's engine,
+runs the same files translated by sqlglot, keeping what a single-file analytical store needs (schemas,
+tables, columns, types, defaults, primary keys, checks) and leaving out PostgreSQL's physical design
+(list/range partitions, indexes, collations, foreign keys with cascades, PL/pgSQL blocks).
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import hashlib
 import os
 import re
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
-import psycopg
+import sqlglot
+from sqlglot import exp
 
-from ysh_assets.io_managers.sessions import SHORT_STATEMENT_TIMEOUT_MS, pg_connect
+from ysh_assets.warehouse.sessions import SqlSession
 
 
 def _sql_dir() -> Path:
@@ -30,11 +35,15 @@ def _sql_dir() -> Path:
 
 SQL_DIR = _sql_dir()
 _FILENAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
-_LOCK_ID = 0x595348  # "YSH": one advisory lock id for all migration runs
 
-# Tables range-partitioned by month, and how many months ahead `migrate` keeps ready.
-MONTHLY_PARTITIONED_TABLES = ("pipeline.quarantine", "pipeline.data_quality_checks", "audit.change_log")
-MONTHS_AHEAD = 3
+SCHEMA_MIGRATIONS_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS pipeline",
+    """CREATE TABLE IF NOT EXISTS pipeline.schema_migrations (
+           version integer PRIMARY KEY,
+           name text NOT NULL,
+           checksum text NOT NULL,
+           applied_at timestamptz NOT NULL DEFAULT now())""",
+)
 
 
 @dataclass(frozen=True)
@@ -47,12 +56,16 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
+    @property
+    def label(self) -> str:
+        return f"{self.version:03d}_{self.name}"
+
 
 @dataclass(frozen=True)
 class MigrationReport:
     applied: list[str]
     already_applied: list[str]
-    partitions_created: int
+    partitions_created: int = 0
 
 
 class MigrationError(RuntimeError):
@@ -72,52 +85,87 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return migrations
 
 
-def migrate(dsn: str, sql_dir: Path = SQL_DIR, *, today: date | None = None) -> MigrationReport:
-    """Applies the migrations that are missing and keeps monthly partitions ready ahead."""
-    migrations = discover(sql_dir)
+def apply_migrations(
+    session: SqlSession,
+    transaction: Callable[[], AbstractContextManager],
+    migrations: list[Migration],
+    statements: Callable[[str], list[str]],
+) -> MigrationReport:
+    """Applies the missing migrations on an autocommit `session`, each inside its own `transaction()`;
+    `statements` turns a file into what the engine executes."""
+    for ddl in SCHEMA_MIGRATIONS_DDL:
+        session.execute(ddl)
+    recorded = dict(session.frame("SELECT version, checksum FROM pipeline.schema_migrations").iter_rows())
     applied: list[str] = []
     already: list[str] = []
-    with pg_connect(
-        dsn, application_name="ysh_migrate", statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS, autocommit=True
-    ) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
-        try:
-            conn.execute("CREATE SCHEMA IF NOT EXISTS pipeline")
-            conn.execute(
-                """CREATE TABLE IF NOT EXISTS pipeline.schema_migrations (
-                       version integer PRIMARY KEY,
-                       name text NOT NULL,
-                       checksum text NOT NULL,
-                       applied_at timestamptz NOT NULL DEFAULT now())"""
+    for migration in migrations:
+        if migration.version in recorded:
+            if recorded[migration.version] != migration.checksum:
+                raise MigrationError(
+                    f"migration {migration.label} was changed after it was applied; add a new migration instead"
+                )
+            already.append(migration.label)
+            continue
+        with transaction():
+            for statement in statements(migration.sql):
+                session.execute(statement)
+            session.execute(
+                "INSERT INTO pipeline.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, migration.checksum),
             )
-            recorded = dict(conn.execute("SELECT version, checksum FROM pipeline.schema_migrations").fetchall())
-            for migration in migrations:
-                label = f"{migration.version:03d}_{migration.name}"
-                if migration.version in recorded:
-                    if recorded[migration.version] != migration.checksum:
-                        raise MigrationError(
-                            f"migration {label} was changed after it was applied; add a new migration instead"
-                        )
-                    already.append(label)
-                    continue
-                with conn.transaction():
-                    conn.execute(migration.sql)
-                    conn.execute(
-                        "INSERT INTO pipeline.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
+        applied.append(migration.label)
+    return MigrationReport(applied=applied, already_applied=already)
+
+
+def postgres_statements(sql: str) -> list[str]:
+    return [sql]
+
+
+def duckdb_statements(sql: str) -> list[str]:
+    """The file's statements as DuckDB runs them (see the module docstring for what is left out)."""
+    translated: list[str] = []
+    for statement in sqlglot.parse(sql, read="postgres"):
+        if statement is None or isinstance(statement, exp.Command) or _postgres_physical_design(statement):
+            continue
+        translated.extend(_duckdb_statement(statement))
+    return translated
+
+
+def _postgres_physical_design(statement: exp.Expression) -> bool:
+    if not isinstance(statement, exp.Create):
+        return False
+    if statement.args.get("kind") in ("FUNCTION", "INDEX"):
+        return True
+    properties = statement.args.get("properties")
+    return bool(properties) and any(isinstance(p, exp.PartitionedOfProperty) for p in properties.expressions)
+
+
+def _duckdb_statement(statement: exp.Expression) -> list[str]:
+    before: list[str] = []
+    after: list[str] = []
+    properties = statement.args.get("properties")
+    if properties:
+        properties.set(
+            "expressions", [p for p in properties.expressions if not isinstance(p, exp.PartitionedByProperty)]
+        )
+    for foreign_key in list(statement.find_all(exp.ForeignKey)):
+        foreign_key.pop()
+    table = statement.find(exp.Table)
+    for column in statement.find_all(exp.ColumnDef):
+        for constraint in list(column.constraints):
+            kind = constraint.kind
+            if isinstance(kind, exp.CollateColumnConstraint | exp.Reference):
+                constraint.pop()
+            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+                sequence = f"{table.db}.{table.name}_{column.name}_seq"
+                before.append(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
+                constraint.replace(
+                    exp.ColumnConstraint(
+                        kind=exp.DefaultColumnConstraint(this=sqlglot.parse_one(f"nextval('{sequence}')"))
                     )
-                applied.append(label)
-            created = _ensure_monthly_partitions(conn, today or date.today())
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
-    return MigrationReport(applied=applied, already_applied=already, partitions_created=created)
-
-
-def _ensure_monthly_partitions(conn: psycopg.Connection, today: date) -> int:
-    created = 0
-    for table in MONTHLY_PARTITIONED_TABLES:
-        row = conn.execute(
-            "SELECT pipeline.ensure_monthly_partitions(%s::regclass, %s, %s)", (table, today, MONTHS_AHEAD + 1)
-        ).fetchone()
-        created += row[0] if row else 0
-    return created
+                )
+            elif isinstance(statement, exp.Alter) and isinstance(kind, exp.NotNullColumnConstraint):
+                # DuckDB adds a column with a default only: NOT NULL follows once the default has filled it.
+                constraint.pop()
+                after.append(f"ALTER TABLE {table.sql(dialect='duckdb')} ALTER COLUMN {column.name} SET NOT NULL")
+    return [*before, statement.sql(dialect="duckdb"), *after]

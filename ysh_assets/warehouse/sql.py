@@ -12,33 +12,27 @@ import dagster as dg
 import polars as pl
 from psycopg import sql as pgsql
 
-from ysh_assets.io_managers import quarantine
-from ysh_assets.io_managers.duckdb import duckdb_transaction
-from ysh_assets.io_managers.sessions import (
-    SHORT_STATEMENT_TIMEOUT_MS,
-    DuckDBSession,
-    PostgresSession,
-    SqlSession,
-    pg_connect,
-)
+from ysh_assets.warehouse import quarantine
+from ysh_assets.warehouse.engines import WarehouseEngine, engine_for, migrate_once
+from ysh_assets.warehouse.sessions import SqlSession
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The warehouse as SQL: `dsn` for PostgreSQL, or `duckdb_path` for the local DuckDB file."""
+    """The warehouse as SQL: `dsn` for PostgreSQL, or `duckdb_path` for the local DuckDB file. Migrations
+    run before its first use in a process, so every table it names exists in both engines."""
 
     dsn: str = ""
     duckdb_path: str = ""
 
+    @property
+    def engine(self) -> WarehouseEngine:
+        return engine_for(dsn=self.dsn, duckdb_path=self.duckdb_path)
+
     @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        if self.dsn:
-            with pg_connect(
-                self.dsn, application_name="ysh_assets_sql", statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS
-            ) as conn:
-                yield conn
-            return
-        with duckdb_transaction(self.duckdb_path) as conn:
-            yield conn
+    def _session(self) -> Iterator[SqlSession]:
+        migrate_once(self.engine)
+        with self.engine.session() as session:
+            yield session
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> pl.DataFrame:
         with self._session() as session:
@@ -55,30 +49,17 @@ class Warehouse(dg.ConfigurableResource):
     def replace_rows(self, key_column: str, key: str, frames: Sequence[tuple[str, pl.DataFrame]]) -> None:
         """In one transaction, replaces the rows whose `key_column` is `key` in each `schema.table`.
 
-        Deletes run in reverse order and inserts in order, so parent tables come first in `frames`. On
-        PostgreSQL the tables come from migrations and rows go in with COPY; on DuckDB a missing table is
-        created from the frame's schema.
+        Deletes run in reverse order and inserts in order, so parent tables come first in `frames`. The
+        tables come from `sql/` migrations; rows go in with COPY on PostgreSQL and through Arrow on DuckDB.
         """
         with self._session() as session:
             for qualified, _ in reversed(frames):
-                if session.table_exists(qualified):
-                    statement = pgsql.SQL("DELETE FROM {} WHERE {} = %s").format(
-                        pgsql.Identifier(*qualified.split(".")), pgsql.Identifier(key_column)
-                    )
-                    session.execute(statement.as_string(None), (key,))
+                statement = pgsql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                    pgsql.Identifier(*qualified.split(".")), pgsql.Identifier(key_column)
+                )
+                session.execute(statement.as_string(None), (key,))
             for qualified, frame in frames:
-                session.ensure_table(qualified, frame)
                 session.insert_frame(qualified, frame)
-
-    @contextmanager
-    def _session(self, *, writes_quarantine: bool = False) -> Iterator[SqlSession]:
-        with self._connection() as conn:
-            if self.dsn:
-                yield PostgresSession(conn)
-                return
-            if writes_quarantine:  # the local profile creates its quarantine table on first use
-                conn.execute(quarantine.DUCKDB_DDL)
-            yield DuckDBSession(conn)
 
     @contextmanager
     def quarantine_writer(
@@ -87,7 +68,7 @@ class Warehouse(dg.ConfigurableResource):
         """Stages the quarantine rows of a load that the warehouse IO manager publishes: they become
         `accepted` with the load (replacing earlier loads' rows) or `rejected` when its audit refuses it."""
         asset = asset_key.to_user_string()
-        with self._session(writes_quarantine=True) as session:
+        with self._session() as session:
             quarantine.clear_attempt(session, asset, run_id)
             yield QuarantineWriter(session, asset, run_id, source, source_sha256)
 
@@ -96,7 +77,7 @@ class Warehouse(dg.ConfigurableResource):
     ) -> None:
         """For verdicts written without the IO manager: `rows` replace the partition's quarantine rows at once."""
         asset = asset_key.to_user_string()
-        with self._session(writes_quarantine=True) as session:
+        with self._session() as session:
             quarantine.clear_attempt(session, asset, run_id)
             quarantine.append(
                 session, rows, partition_key, asset=asset, run_id=run_id, source=source, source_sha256=None

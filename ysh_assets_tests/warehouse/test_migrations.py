@@ -8,7 +8,13 @@ import psycopg
 import pytest
 
 from ysh_assets.cli import main
-from ysh_assets.warehouse.migrations import SQL_DIR, MigrationError, discover, migrate
+from ysh_assets.warehouse.engines import PostgresEngine
+from ysh_assets.warehouse.migrations import SQL_DIR, MigrationError, discover
+
+
+def migrate(dsn, sql_dir=SQL_DIR):
+    return PostgresEngine(dsn).migrate(sql_dir)
+
 
 EXPECTED_TABLES = {
     "aneel.datasets",
@@ -108,3 +114,51 @@ def test_a_non_editable_install_ships_the_migrations(tmp_path):
         shipped = sorted(n.rsplit("/", 1)[1] for n in archive.namelist() if "/share/ysh_assets/sql/" in n)
     assert shipped == sorted(p.name for p in (root / "sql").glob("*.sql"))
     assert len(shipped) == len(discover())
+
+
+COLUMNS = (
+    "SELECT table_schema || '.' || table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+    "WHERE table_schema IN ('aneel', 'products', 'pipeline', 'audit') ORDER BY 1, 2"
+)
+# information_schema spells the same types differently in the two engines.
+SAME_TYPE = {"character varying": "text", "varchar": "text", "timestamp with time zone": "timestamptz",
+             "double precision": "double", "jsonb": "json", "numeric": "decimal"}  # fmt: skip
+
+
+def _normalised(rows) -> dict[tuple[str, str], tuple[str, str]]:
+    def kind(data_type: str) -> str:
+        base = data_type.lower().split("(")[0].strip()
+        return SAME_TYPE.get(base, base)
+
+    return {(table, column): (kind(data_type), nullable) for table, column, data_type, nullable in rows}
+
+
+def test_duckdb_gets_the_same_tables_columns_and_types_from_the_same_files(empty_pg_dsn, tmp_path):
+    """sql/ is the one schema: the local profile's DuckDB file holds the same tables, columns, types and
+    NULL-ability as PostgreSQL, minus PostgreSQL's physical design (partition children)."""
+    import duckdb
+
+    from ysh_assets.warehouse.engines import DuckDBEngine
+
+    migrate(empty_pg_dsn)
+    duck = DuckDBEngine(str(tmp_path / "warehouse.duckdb"))
+    first = duck.migrate()
+    assert first.applied == [m.label for m in discover()]
+    assert duck.migrate().applied == []
+    with psycopg.connect(empty_pg_dsn) as conn:
+        parents = conn.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables t JOIN pg_class c "
+            "ON c.relname = t.table_name WHERE NOT c.relispartition AND table_schema IN "
+            "('aneel', 'products', 'pipeline', 'audit')"
+        ).fetchall()
+        pg_columns = _normalised(r for r in conn.execute(COLUMNS).fetchall() if (r[0],) in parents)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        duck_columns = _normalised(conn.execute(COLUMNS).fetchall())
+    assert {t for t, _ in pg_columns} >= EXPECTED_TABLES | {"aneel.tariffs_current"}
+    assert duck_columns == pg_columns
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:  # identity columns number rows
+        conn.execute("INSERT INTO pipeline.quarantine (asset_key, reason) VALUES ('a', 'r'), ('a', 's')")
+        assert conn.execute("SELECT id, status FROM pipeline.quarantine ORDER BY id").fetchall() == [
+            (1, "staged"),
+            (2, "staged"),
+        ]

@@ -11,19 +11,9 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from ysh_assets.io_managers.sessions import SqlSession
+from ysh_assets.warehouse.sessions import SqlSession
 
 TABLE = "pipeline.partition_row_counts"
-
-# The local profile has no migrations: the same columns as sql/007, created on first use (without the
-# primary key: DuckDB refuses a delete and re-insert of one key inside one transaction).
-DUCKDB_DDL = """
-CREATE SCHEMA IF NOT EXISTS pipeline;
-CREATE TABLE IF NOT EXISTS pipeline.partition_row_counts (
-    table_name TEXT NOT NULL, partition_key TEXT NOT NULL, row_count BIGINT NOT NULL, run_id TEXT,
-    published_at TIMESTAMPTZ NOT NULL DEFAULT now()
-);
-"""
 
 
 def published(session: SqlSession, table: str, keys: Sequence[str]) -> dict[str, int]:

@@ -2,13 +2,17 @@
 
 Statements use `%s` placeholders and SQL both engines accept (`x IN (SELECT unnest(%s::text[]))` for lists);
 the DuckDB session rewrites the placeholders. Frames go in with COPY on PostgreSQL and through Arrow on DuckDB.
+Connections are opened here and nowhere else, so every one carries the same timeouts and settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
+import duckdb
 import polars as pl
 import psycopg
 from psycopg import sql as pgsql
@@ -37,6 +41,27 @@ def pg_connect(dsn: str, *, application_name: str, statement_timeout_ms: int | N
     )
 
 
+DUCKDB_CONFIG = {"custom_user_agent": "dagster"}
+
+
+def duckdb_connect(database: str, connection_config: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """Every connection of this process to the file uses one config: DuckDB refuses a second, different one."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(database, config={**DUCKDB_CONFIG, **(connection_config or {})})
+
+
+@contextmanager
+def duckdb_transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on an open connection: committed when the block succeeds, rolled back otherwise."""
+    conn.begin()
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
 def quoted(qualified: str) -> str:
     """`schema.table` as a quoted identifier both engines accept."""
     return pgsql.Identifier(*qualified.split(".")).as_string(None)
@@ -52,10 +77,6 @@ class SqlSession(Protocol):
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any: ...
 
     def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None: ...
-
-    def ensure_table(self, qualified: str, frame: pl.DataFrame) -> None:
-        """Creates `schema.table` with the frame's columns when the engine has no migrations for it."""
-        ...
 
     def table_exists(self, qualified: str) -> bool: ...
 
@@ -79,9 +100,6 @@ class PostgresSession(_Common):
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def ensure_table(self, qualified: str, frame: pl.DataFrame) -> None:
-        """Nothing: `sql/` migrations define every PostgreSQL table."""
-
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.conn.execute(statement, params or None)
 
@@ -101,8 +119,6 @@ class PostgresSession(_Common):
 
 
 class DuckDBSession(_Common):
-    """The local profile has no migrations: tables written outside the IO managers are created from the frame."""
-
     def __init__(self, conn: Any):
         self.conn = conn
 
@@ -113,16 +129,6 @@ class DuckDBSession(_Common):
         cursor = self.conn.execute(statement.replace("%s", "?"), list(params))
         names = [d[0] for d in cursor.description]
         return pl.DataFrame(cursor.fetchall(), schema=names, orient="row", infer_schema_length=None)
-
-    def ensure_table(self, qualified: str, frame: pl.DataFrame) -> None:
-        if self.table_exists(qualified):
-            return
-        self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(qualified.split('.')[0])}")
-        self.conn.register("ysh_rows", frame.to_arrow())
-        try:
-            self.conn.execute(f"CREATE TABLE {quoted(qualified)} AS SELECT * FROM ysh_rows LIMIT 0")
-        finally:
-            self.conn.unregister("ysh_rows")
 
     def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None:
         if not frame.height:

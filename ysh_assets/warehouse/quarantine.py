@@ -12,24 +12,12 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from ysh_assets.io_managers.sessions import SqlSession
+from ysh_assets.warehouse.sessions import SqlSession
 
 TABLE = "pipeline.quarantine"
 STAGED, ACCEPTED, REJECTED = "staged", "accepted", "rejected"
 ROW_SCHEMA = pl.Schema({"line_number": pl.Int64, "reason": pl.String, "raw_record": pl.String})
 
-# The local profile has no migrations: the same columns as sql/004 + sql/006, created on first use.
-DUCKDB_DDL = """
-CREATE SCHEMA IF NOT EXISTS pipeline;
-CREATE TABLE IF NOT EXISTS pipeline.quarantine (
-    quarantined_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    asset_key TEXT NOT NULL, partition_key TEXT, run_id TEXT, source TEXT,
-    line_number BIGINT, reason TEXT NOT NULL, raw_record TEXT,
-    status TEXT NOT NULL DEFAULT 'staged', source_sha256 TEXT
-);
-ALTER TABLE pipeline.quarantine ADD COLUMN IF NOT EXISTS status TEXT DEFAULT 'accepted';
-ALTER TABLE pipeline.quarantine ADD COLUMN IF NOT EXISTS source_sha256 TEXT;
-"""
 
 _OF_PARTITIONS = "(partition_key IS NULL OR partition_key IN (SELECT unnest(%s::text[])))"
 
