@@ -7,7 +7,9 @@ chain of runs, one per partition family, in dependency order:
    the catalog and both raw files (conditional downloads).
 2. When it succeeds, `aneel_load_after_snapshot` launches `aneel_generation_units_job` as ONE single-run
    range over the 27 UFs (the file is read once) and `aneel_tariffs_job` as one range over the years, each
-   only when the stored snapshot is newer than what was loaded (an unchanged file is not reloaded).
+   only when some partition was not loaded from the latest snapshot: a raw snapshot's data version is its
+   content sha256 and Dagster records, with each load, the data version of the snapshot it read, so an
+   unchanged file is not reloaded.
 3. `aneel_tariffs_current_job` follows the tariffs load (or runs straight away when tariffs were already
    current, since "in force today" changes with the date).
 
@@ -15,10 +17,12 @@ chain of runs, one per partition family, in dependency order:
 the resources that changed; steps 2 and 3 follow the same way.
 """
 
+import hashlib
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster._core.definitions.data_version import DATA_VERSION_TAG, get_input_data_version_tag
 
 from ysh_assets.aneel.assets import (
     DATASETS,
@@ -29,11 +33,11 @@ from ysh_assets.aneel.assets import (
     TARIFFS_RAW,
     TIMEZONE,
     UF_PARTITIONS,
+    recorded_snapshot,
     today_in_brazil,
 )
 from ysh_assets.aneel.ckan import CkanError
-from ysh_assets.aneel.portal import AneelPortal
-from ysh_assets.io_managers.object_store import ObjectStore, latest_stored
+from ysh_assets.aneel.portal import AneelPortal, change_since
 
 aneel_snapshot_job = dg.define_asset_job(
     "aneel_snapshot_job",
@@ -85,30 +89,22 @@ def daily_full_ingestion(context: dg.ScheduleEvaluationContext) -> dg.RunRequest
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def hourly_incremental(
-    context: dg.ScheduleEvaluationContext, aneel_portal: AneelPortal, object_store: ObjectStore
+    context: dg.ScheduleEvaluationContext, aneel_portal: AneelPortal
 ) -> dg.RunRequest | dg.SkipReason:
-    """Launches a snapshot run only for resources whose catalog entry or conditional response moved."""
+    """Launches a snapshot run only for resources whose catalog entry or conditional response moved since the
+    latest snapshot (the same decision the raw asset makes, from the source its materialization recorded)."""
     changed: dict[dg.AssetKey, str] = {}
     unchanged: list[str] = []
     try:
         with aneel_portal.client(within_tick=True) as client:
             for tracked in aneel_portal.tracked().values():
                 raw_key = dg.AssetKey(["aneel", f"{tracked.name}_raw"])
-                previous = latest_stored(object_store, raw_key)
+                known = recorded_snapshot(context.instance, raw_key)
                 resource = client.resource(tracked.package, tracked.resource_id)
-                published = resource.last_modified.isoformat() if resource.last_modified else None
-                if previous is None:
-                    changed[raw_key] = "never downloaded"
-                elif published != previous.source.get("last_modified"):
-                    changed[raw_key] = f"catalog last_modified {previous.source.get('last_modified')} -> {published}"
-                elif client.probe(
-                    resource.url,
-                    etag=previous.source.get("etag"),
-                    last_modified=previous.source.get("http_last_modified"),
-                ):
-                    changed[raw_key] = "conditional GET: the file changed (ETag / Last-Modified moved)"
+                if reason := change_since(client, resource, known):
+                    changed[raw_key] = reason
                 else:
-                    unchanged.append(f"{tracked.name}: unchanged since {previous.source.get('downloaded_at')}")
+                    unchanged.append(f"{tracked.name}: unchanged since {known.get('downloaded_at')}")
     except CkanError as error:
         return dg.SkipReason(f"ANEEL portal unreachable, nothing launched: {error}")
     if not changed:
@@ -124,24 +120,34 @@ def hourly_incremental(
     )
 
 
-def _latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None) -> dict:
+def _latest_materialization(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None = None
+) -> dg.AssetMaterialization | None:
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
     ).records
-    if not records:
-        return {}
-    return {name: value.value for name, value in records[0].asset_materialization.metadata.items()}
+    return records[0].asset_materialization if records else None
 
 
 def loads_behind(instance: dg.DagsterInstance, raw_key: dg.AssetKey, loaded_key: dg.AssetKey, partitions) -> bool:
-    """True when some partition of `loaded_key` was not loaded from the latest stored `raw_key` content."""
-    snapshot = _latest_metadata(instance, raw_key).get("sha256")
+    """True when some partition of `loaded_key` was not loaded from the latest snapshot of `raw_key`: the
+    snapshot's data version (its content sha256) against the input data version the load recorded."""
+    latest = _latest_materialization(instance, raw_key)
+    snapshot = latest.tags.get(DATA_VERSION_TAG) if latest else None
     if snapshot is None:
         return False
-    return any(
-        _latest_metadata(instance, loaded_key, partition).get("source_sha256") != snapshot
-        for partition in partitions.get_partition_keys()
-    )
+    input_tag, expected = get_input_data_version_tag(raw_key), _one_partition_input_version(snapshot)
+    for partition in partitions.get_partition_keys():
+        loaded = _latest_materialization(instance, loaded_key, partition)
+        if loaded is None or loaded.tags.get(input_tag) != expected:
+            return True
+    return False
+
+
+def _one_partition_input_version(data_version: str) -> str:
+    """The input data version Dagster records for an input mapped to one upstream partition: the sha256 of
+    that partition's data version (dagster's DataVersionCache); the unchanged-file test pins this rule."""
+    return hashlib.sha256(data_version.encode()).hexdigest()
 
 
 @dg.run_status_sensor(

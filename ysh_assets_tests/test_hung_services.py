@@ -78,7 +78,6 @@ def test_the_hourly_schedule_skips_in_bounded_time_when_the_portal_hangs(silent_
 
     resources = {
         "aneel_portal": AneelPortal(base_url=f"http://127.0.0.1:{silent_server}", backoff_base_seconds=0.01),
-        "object_store": ObjectStore(root=(tmp_path / "objects").as_uri()),
     }
     started = time.monotonic()
     with dg.instance_for_test() as instance, dg.build_schedule_context(instance=instance, resources=resources) as ctx:

@@ -1,15 +1,16 @@
 """ANEEL assets: the dataset catalog, the raw published files, generation units and tariffs.
 
-Raw files are downloaded conditionally (ETag / Last-Modified of the last stored snapshot) into the object
-store; when the portal fails for good, the last good snapshot is kept and the materialization says since
-when it is stale. Parsed assets always read the latest stored snapshot, stream it through the parser
-and the warehouse IO manager, and quarantine what cannot be typed.
+Raw files are downloaded conditionally (ETag / Last-Modified that the latest snapshot's materialization
+recorded) into the object store; when the portal fails for good, the last good snapshot is kept and the
+materialization says since when it is stale. A raw snapshot's data version is its content
+sha256, so every load records which file it was loaded from. Parsed assets read the latest snapshot through
+their input (LastPartitionMapping), stream it through the parser and the warehouse IO manager, and
+quarantine what cannot be typed.
 """
 
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,11 +27,11 @@ from ysh_assets.aneel.parsing import (
     read_tariffs,
     zip_members,
 )
-from ysh_assets.aneel.portal import AneelPortal
+from ysh_assets.aneel.portal import AneelPortal, change_since
 from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
 from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, RowAudit, audit_report
 from ysh_assets.io_managers.frames import STORAGE, FrameStream
-from ysh_assets.io_managers.object_store import ObjectStore, RawFile, StoredObject, latest_stored
+from ysh_assets.io_managers.object_store import KeepLatest, RawFile, StoredObject
 from ysh_assets.io_managers.redis_cache import TTL_METADATA_KEY
 from ysh_assets.warehouse.sql import Warehouse
 
@@ -130,6 +131,18 @@ def _catalog_row(resource: CkanResource, snapshot: date) -> tuple:
     )
 
 
+def recorded_snapshot(instance: dg.DagsterInstance, raw_key: dg.AssetKey) -> dict:
+    """What the latest materialization of a raw snapshot recorded: `sha256` (its data version) and its source
+    (catalog entry, HTTP validators, reported as `source_*` by the object store IO manager); empty when it
+    was never materialized. The raw assets and the hourly schedule both start from it."""
+    records = instance.fetch_materializations(raw_key, limit=1).records
+    if not records:
+        return {}
+    metadata = records[0].asset_materialization.metadata
+    known = {name.removeprefix("source_"): v.value for name, v in metadata.items() if name.startswith("source_")}
+    return {**known, "sha256": metadata["sha256"].value}
+
+
 def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["aneel", f"{tracked_name}_raw"],
@@ -143,21 +156,17 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
         pool="aneel_portal",
         description=description,
     )
-    def raw_snapshot(context: dg.AssetExecutionContext, aneel_portal: AneelPortal, object_store: ObjectStore):
-        previous = latest_stored(object_store, context.asset_key)
+    def raw_snapshot(context: dg.AssetExecutionContext, aneel_portal: AneelPortal) -> dg.Output:
         tracked = aneel_portal.tracked()[tracked_name]
-        known = previous.source if previous else {}
+        known = recorded_snapshot(context.instance, context.asset_key)
+        previous = known.pop("sha256", None)
         spool = tempfile.NamedTemporaryFile(prefix=f"ysh-{tracked_name}-", delete=False)  # noqa: SIM115
         try:
             with spool, aneel_portal.client() as client:
                 resource = client.resource(tracked.package, tracked.resource_id)
-                published = resource.last_modified.isoformat() if resource.last_modified else None
-                same_in_catalog = bool(resource.hash) and (resource.hash, published) == (
-                    known.get("ckan_hash"),
-                    known.get("last_modified"),
-                )
+                change = change_since(client, resource, known)
                 result = None
-                if not (previous and same_in_catalog):
+                if change is not None:
                     result = client.download(
                         resource.url, spool, etag=known.get("etag"), last_modified=known.get("http_last_modified")
                     )
@@ -165,10 +174,10 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
             os.unlink(spool.name)
             if previous is None:
                 raise
-            stale_since = known.get("checked_at") or known.get("downloaded_at") or previous.stored_at
+            stale_since = known.get("checked_at") or known.get("downloaded_at")
             context.log.warning(f"ANEEL portal failed ({error}); keeping the snapshot checked at {stale_since}")
             context.add_output_metadata({"stale": True, "stale_since": stale_since, "error": str(error)})
-            return previous
+            return dg.Output(KeepLatest(previous, known), data_version=dg.DataVersion(previous))
         except BaseException:
             os.unlink(spool.name)
             raise
@@ -177,33 +186,32 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
             "url": resource.url,
             "package_id": resource.package_id,
             "resource_id": resource.resource_id,
-            "last_modified": published,
+            "last_modified": resource.last_modified.isoformat() if resource.last_modified else None,
             "ckan_hash": resource.hash,
             "etag": result.etag if result else known.get("etag"),
             "http_last_modified": result.last_modified if result else known.get("http_last_modified"),
             "downloaded_at": now if result and result.status == "downloaded" else known.get("downloaded_at"),
             "checked_at": now,
         }
-        if previous is not None and (
-            result is None or result.status == "not_modified" or result.sha256 == previous.sha256
-        ):
+        if previous is not None and (result is None or result.status == "not_modified" or result.sha256 == previous):
             # Unchanged: keep the stored object, but record what the portal says now, so the next
             # conditional request and the hourly comparison start from today's answers.
             os.unlink(spool.name)
             reason = (
-                "catalog hash and last_modified unchanged" if result is None
+                "catalog entry and conditional request unchanged" if result is None
                 else "304 Not Modified" if result.status == "not_modified"
                 else "same content (sha256) as the last snapshot"
             )  # fmt: skip
             context.add_output_metadata({"stale": False, "unchanged": True, "reason": reason})
-            return replace(previous, source=source)
+            return dg.Output(KeepLatest(previous, source), data_version=dg.DataVersion(previous))
         members = zip_members(spool.name) if result.is_zip else []
         context.add_output_metadata(
-            {"stale": False, "unchanged": False, "is_zip": result.is_zip, "zip_members": members}
+            {"stale": False, "unchanged": False, "reason": change, "is_zip": result.is_zip, "zip_members": members}
         )
-        return RawFile(
+        raw = RawFile(
             path=Path(spool.name), filename=resource.name, sha256=result.sha256, temporary=True, source=source
         )
+        return dg.Output(raw, data_version=dg.DataVersion(result.sha256))
 
     return raw_snapshot
 
@@ -212,13 +220,6 @@ gd_units_raw = _raw_snapshot_asset(
     "gd_units", "The published GD units file (a ZIP behind a .csv URL), as downloaded, content-addressed."
 )
 tariffs_raw = _raw_snapshot_asset("tariffs", "The published homologated-tariffs CSV, as downloaded, content-addressed.")
-
-
-def _latest_snapshot(object_store: ObjectStore, key: dg.AssetKey) -> StoredObject:
-    stored = latest_stored(object_store, key)
-    if stored is None:
-        raise dg.Failure(f"no snapshot of {key.to_user_string()} is stored yet: materialize it first")
-    return stored
 
 
 def _header_metadata(header: HeaderReport | None) -> dict:
@@ -253,7 +254,7 @@ class GenerationUnitsConfig(LoadAuditConfig):
     key=GENERATION_UNITS,
     partitions_def=UF_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(GD_UNITS_RAW, partition_mapping=dg.LastPartitionMapping())],
+    ins={"snapshot": dg.AssetIn(key=GD_UNITS_RAW, partition_mapping=dg.LastPartitionMapping())},
     metadata={"partition_expr": "sig_uf", STORAGE: "warehouse"},
     group_name=GROUP,
     kinds={"polars"},
@@ -282,12 +283,11 @@ class GenerationUnitsConfig(LoadAuditConfig):
     ],
 )
 def generation_units(
-    context: dg.AssetExecutionContext, config: GenerationUnitsConfig, object_store: ObjectStore, warehouse: Warehouse
+    context: dg.AssetExecutionContext, config: GenerationUnitsConfig, snapshot: StoredObject, warehouse: Warehouse
 ) -> Iterator:
     """Distributed-generation units, typed, one partition per UF. A single-run backfill of all UFs reads the
     file once; one UF can be re-run alone. Rows that fail typing are quarantined with the raw line; the load
     is audited before it is published (see `AuditPolicy`), so a broken publication never replaces good data."""
-    snapshot = _latest_snapshot(object_store, GD_UNITS_RAW)
     ufs = sorted(context.partition_keys)
     reader_of: dict[str, GdUnitsReader] = {}
 
@@ -374,18 +374,17 @@ def _row_count_change(report: AuditReport, uf: str, tolerance: float) -> Partiti
     key=TARIFFS,
     partitions_def=TARIFF_YEARS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[dg.AssetDep(TARIFFS_RAW, partition_mapping=dg.LastPartitionMapping())],
+    ins={"snapshot": dg.AssetIn(key=TARIFFS_RAW, partition_mapping=dg.LastPartitionMapping())},
     metadata={"partition_expr": "dat_inicio_vigencia", STORAGE: "warehouse"},
     group_name=GROUP,
     kinds={"polars"},
     owners=["team:data-platform"],
 )
 def tariffs(
-    context: dg.AssetExecutionContext, config: LoadAuditConfig, object_store: ObjectStore, warehouse: Warehouse
+    context: dg.AssetExecutionContext, config: LoadAuditConfig, snapshot: StoredObject, warehouse: Warehouse
 ) -> AuditedLoad:
     """Homologated distributor tariffs, partitioned by the year their validity starts; values in the
     published unit and in R$/kWh where that unit is MWh, flags for the applied tariff and SCEE rows."""
-    snapshot = _latest_snapshot(object_store, TARIFFS_RAW)
     with snapshot.local_path() as path:
         parsed, header = read_tariffs(path)
     start_year = pl.col("dat_inicio_vigencia").dt.year().cast(pl.String)

@@ -5,11 +5,12 @@ the files in `ysh_assets/sample_data/aneel/`; assets then talk to it through the
 offline demo exercises the real download, ZIP and encoding paths.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -21,6 +22,7 @@ from ysh_assets.aneel.ckan import (
     TARIFFS_PACKAGE_SLUG,
     TARIFFS_RESOURCE_ID,
     CkanClient,
+    CkanResource,
 )
 from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
 
@@ -85,3 +87,20 @@ class AneelPortal(dg.ConfigurableResource):
         ]
         with CkanServer(packages) as server, CkanClient(server.base_url, **options) as client:
             yield client
+
+
+def change_since(client: CkanClient, resource: CkanResource, known: Mapping[str, Any]) -> str | None:
+    """Why the published file may differ from the snapshot `known` describes (its recorded source), or None
+    when it has not changed: the catalog entry first (free), then, where the catalog publishes no hash
+    (ANEEL's usually), a conditional request on the file (ETag / Last-Modified; its body is never read).
+    The raw snapshot assets and the hourly schedule both decide with this."""
+    if not known:
+        return "never downloaded"
+    published = resource.last_modified.isoformat() if resource.last_modified else None
+    if published != known.get("last_modified"):
+        return f"catalog last_modified {known.get('last_modified')} -> {published}"
+    if resource.hash:
+        return None if resource.hash == known.get("ckan_hash") else "catalog hash changed"
+    if client.probe(resource.url, etag=known.get("etag"), last_modified=known.get("http_last_modified")):
+        return "conditional GET: the file changed (ETag / Last-Modified moved)"
+    return None

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
@@ -357,6 +357,16 @@ class RawFile:
 
 
 @dataclass(frozen=True)
+class KeepLatest:
+    """An asset output: this partition holds the same object as the newest partition stored up to it (the
+    source did not change, or could not be reached), with what is known of the source now. `sha256` is the
+    object the asset expects to keep; anything else stored is refused rather than silently kept."""
+
+    sha256: str
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StoredObject:
     """What the object store holds for one partition of an asset (read from its manifest)."""
 
@@ -402,7 +412,9 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
     """Raw files (RawFile, bytes) and parquet (polars DataFrame) in the object store.
 
     Inputs load as StoredObject (call `.local_path()` or `.open()` to stream it) or, for parquet, as a
-    DataFrame; a multi-partition input of DataFrames is concatenated.
+    DataFrame; a multi-partition input of DataFrames is concatenated, one of raw files is the newest stored.
+    The key layout and manifests stay in here: assets reach stored files through inputs and partition mappings,
+    and say "same file as before" with `KeepLatest` instead of naming a stored object.
     """
 
     store: ObjectStore
@@ -414,9 +426,9 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
                 f"got {len(context.asset_partition_keys)} partitions"
             )
         partition = context.asset_partition_key if context.has_asset_partitions else None
-        if isinstance(obj, StoredObject):  # an earlier snapshot kept as this partition's: no copy, a new manifest
-            stored = self._write_manifest(context, partition, obj)
-            context.add_output_metadata(self._metadata(stored, reused=True, source=obj.source))
+        if isinstance(obj, KeepLatest):  # the newest stored object becomes this partition's: no copy, a manifest
+            stored = self._keep_latest(context, partition, obj)
+            context.add_output_metadata(self._metadata(stored, reused=True, source=stored.source))
             return
         with tempfile.TemporaryDirectory(prefix="ysh-out-") as scratch:
             raw = self._as_raw_file(context, obj, Path(scratch))
@@ -484,6 +496,24 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         self.store.put_bytes(f"{prefix}/_manifest.json", manifest, content_type="application/json")
         return stored
 
+    def _keep_latest(self, context: dg.OutputContext, partition: str | None, keep: KeepLatest) -> StoredObject:
+        manifests = [
+            info.key
+            for info in self.store.list_objects(_asset_prefix(context, None) + "/")
+            if info.key.endswith("/_manifest.json")
+            and info.key <= f"{_asset_prefix(context, partition)}/_manifest.json"
+        ]
+        latest = (
+            StoredObject(**json.loads(self.store.get_bytes(max(manifests))), store=self.store) if manifests else None
+        )
+        if latest is None or latest.sha256 != keep.sha256:
+            found = f"the newest stored is {latest.sha256[:12]}" if latest else "nothing is stored"
+            raise dg.Failure(
+                f"{context.asset_key.to_user_string()}: cannot keep {keep.sha256[:12]} as partition {partition}: "
+                f"{found} in {self.store.describe()}"
+            )
+        return self._write_manifest(context, partition, replace(latest, source=keep.source or latest.source))
+
     def _read_manifest(self, context: dg.InputContext, partition: str | None) -> StoredObject | None:
         key = f"{_asset_prefix(context, partition)}/_manifest.json"
         if not self.store.exists(key):
@@ -492,37 +522,30 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         partitions: list[str | None] = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
-        found = {p: self._read_manifest(context, p) for p in partitions}
-        objects = [o for o in found.values() if o is not None]
-        missing = [p for p, o in found.items() if o is None]
         if context.dagster_type.typing_type in (pl.DataFrame, pl.LazyFrame):
-            if missing:  # like a table slice with no rows: partitions never materialized contribute nothing
-                context.log.warning(f"{len(missing)} partition(s) of {context.asset_key.to_user_string()} not stored")
-            frames = []
-            for stored in objects:
-                with stored.local_path() as path:
-                    frames.append(pl.read_parquet(path))
-            frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-            return frame.lazy() if context.dagster_type.typing_type is pl.LazyFrame else frame
-        if missing and len(partitions) == 1:
-            where = f" partition {missing[0]}" if missing[0] else ""
-            raise dg.DagsterInvariantViolationError(
-                f"{context.asset_key.to_user_string()}{where} has nothing stored in {self.store.describe()}"
-            )
-        if len(objects) != 1:
+            return self._load_frames(context, partitions)
+        if len(partitions) != 1:
             raise dg.DagsterInvariantViolationError(
                 f"{context.asset_key.to_user_string()}: a raw-file input maps to exactly one partition, "
-                f"got {len(objects)}; use a partition mapping such as LastPartitionMapping"
+                f"got {len(partitions)}; use a partition mapping such as LastPartitionMapping"
             )
-        return objects[0]
+        stored = self._read_manifest(context, partitions[0])
+        if stored is None:
+            where = f" partition {partitions[0]}" if partitions[0] else ""
+            raise dg.Failure(
+                f"{context.asset_key.to_user_string()}{where} has nothing stored in {self.store.describe()}: "
+                "materialize it first"
+            )
+        return stored
 
-
-def latest_stored(store: ObjectStore, asset_key: dg.AssetKey) -> StoredObject | None:
-    """The most recent partition's object of an asset stored by ObjectStoreIOManager (by partition key order,
-    which is date order for daily partitions), or None. Used to fall back on the last good snapshot and to
-    make conditional requests against what was downloaded last."""
-    prefix = "/".join(safe_segment(p) for p in asset_key.path) + "/"
-    manifests = [info.key for info in store.list_objects(prefix) if info.key.endswith("/_manifest.json")]
-    if not manifests:
-        return None
-    return StoredObject(**json.loads(store.get_bytes(max(manifests))), store=store)
+    def _load_frames(self, context: dg.InputContext, partitions: list[str | None]) -> pl.DataFrame | pl.LazyFrame:
+        objects = [o for o in map(lambda p: self._read_manifest(context, p), partitions) if o is not None]
+        if len(objects) < len(partitions):  # like a table slice with no rows: partitions never stored add nothing
+            missing = len(partitions) - len(objects)
+            context.log.warning(f"{missing} partition(s) of {context.asset_key.to_user_string()} not stored")
+        frames = []
+        for stored in objects:
+            with stored.local_path() as path:
+                frames.append(pl.read_parquet(path))
+        frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+        return frame.lazy() if context.dagster_type.typing_type is pl.LazyFrame else frame

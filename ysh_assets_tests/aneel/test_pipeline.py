@@ -1,6 +1,7 @@
 """The ANEEL assets end to end: real published formats from a loopback CKAN endpoint, real PostgreSQL,
 an S3 API server (moto) and Redis, run through the same jobs, schedules and sensors operators use."""
 
+import hashlib
 import json
 import shutil
 import threading
@@ -30,7 +31,7 @@ from ysh_assets.aneel.ckan import GD_UNITS_RESOURCE_ID, TARIFFS_RESOURCE_ID
 from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
 from ysh_assets.aneel.portal import BUNDLED_GD_FILE, BUNDLED_TARIFFS_FILE, AneelPortal
 from ysh_assets.aneel.synthetic import write_published_gd_file
-from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager, latest_stored
+from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.io_managers.redis_cache import RedisCacheIOManager, cache_key
 from ysh_assets.warehouse.sql import Warehouse
@@ -210,6 +211,15 @@ def test_unchanged_file_is_not_downloaded_or_reloaded(stack):
     assert downloads and all("if-none-match" in r.headers for r in downloads)
     assert sorted(o.key for o in stack.store.list_objects("aneel/gd_units_raw")) == objects_before
     assert not automation.loads_behind(stack.instance, GD_UNITS_RAW, GENERATION_UNITS, UF_PARTITIONS)
+    # a snapshot's data version is its content sha256, and each UF's load recorded the one it read
+    sha256 = metadata_of(again, GD_UNITS_RAW)["sha256"]
+    (snapshot,) = stack.instance.fetch_materializations(GD_UNITS_RAW, limit=1).records
+    assert snapshot.asset_materialization.tags["dagster/data_version"] == sha256
+    (loaded,) = stack.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=GENERATION_UNITS, asset_partitions=["SP"]), limit=1
+    ).records
+    input_version = loaded.asset_materialization.tags["dagster/input_data_version/aneel/gd_units_raw"]
+    assert input_version == hashlib.sha256(sha256.encode()).hexdigest()  # Dagster's rule for one mapped partition
 
     context = dg.build_run_status_sensor_context(
         sensor_name="aneel_load_after_snapshot",
@@ -241,7 +251,7 @@ def test_chain_launches_the_uf_range_once_after_a_new_snapshot(stack):
 def test_permanent_download_failure_keeps_the_last_good_snapshot_and_says_since_when(stack):
     """The usual ANEEL outage: the API answers, the file host does not."""
     first = stack.snapshot()
-    downloaded_at = latest_stored(stack.store, GD_UNITS_RAW).source["downloaded_at"]
+    downloaded_at = metadata_of(first, GD_UNITS_RAW)["source_downloaded_at"]
     stack.portal.fail_next(stack.portal.download_path(GD_UNITS_RESOURCE_ID), times=50, status=503)
     result = stack.snapshot()
     assert first.success and result.success
@@ -323,7 +333,9 @@ def test_a_load_over_the_quarantine_share_is_refused_and_its_rows_kept_as_reject
     damaged = tmp_path / "damaged.csv"
     damaged_gd_file(files["gd"], damaged)
     stack.portal.publish(GD_UNITS_RESOURCE_ID, path=damaged, last_modified=datetime(2026, 9, 1, tzinfo=UTC))
-    assert stack.snapshot().success
+    damaged_snapshot = stack.snapshot()
+    assert damaged_snapshot.success
+    assert automation.loads_behind(stack.instance, GD_UNITS_RAW, GENERATION_UNITS, UF_PARTITIONS)
     result = stack.load_units()
     assert not result.success and stack.table_digest() == before
     message = failure_of(result).event_specific_data.error.message
@@ -337,7 +349,7 @@ def test_a_load_over_the_quarantine_share_is_refused_and_its_rows_kept_as_reject
     assert reasons[203] == "bad date in DthAtualizaCadastralEmpreend: 2024-13-45"
     assert reasons[204].startswith("wrong field count: 28")
     assert reasons[None] == "duplicate (sig_uf, cod_empreendimento) = (AC, GD.AC.000.000.590): identical copy"
-    sha256 = latest_stored(stack.store, GD_UNITS_RAW).sha256
+    sha256 = metadata_of(damaged_snapshot, GD_UNITS_RAW)["sha256"]
     assert {(status, run_id, digest) for *_, status, run_id, digest in rows} == {("rejected", result.run_id, sha256)}
 
     # an override in run config publishes it, and the override is on record
@@ -493,7 +505,7 @@ def test_backend_terminated_mid_load_keeps_the_previous_partitions_and_the_rerun
 
 def test_hourly_incremental_skips_when_nothing_changed_and_runs_when_the_file_moves(stack):
     assert stack.snapshot().success
-    resources = {name: stack.definitions.resources[name] for name in ("aneel_portal", "object_store")}
+    resources = {"aneel_portal": stack.definitions.resources["aneel_portal"]}
 
     def evaluate():
         with dg.build_schedule_context(
