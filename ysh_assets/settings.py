@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+
+class ConfigurationError(ValueError):
+    """A setting, resource or job configuration that cannot work. Bad data and unreachable sources raise
+    `dagster.Failure` (with metadata) instead, at the asset that met them."""
+
+
 PROFILES = ("local", "services")
 SOURCES = ("live", "bundled")
 
@@ -67,9 +73,9 @@ class Settings:
             sources=get("YSH_SOURCES"),
         )
         if settings.profile not in PROFILES:
-            raise ValueError(f"YSH_PROFILE must be one of {PROFILES}, got {settings.profile!r}")
+            raise ConfigurationError(f"YSH_PROFILE must be one of {PROFILES}, got {settings.profile!r}")
         if settings.sources not in SOURCES:
-            raise ValueError(f"YSH_SOURCES must be one of {SOURCES}, got {settings.sources!r}")
+            raise ConfigurationError(f"YSH_SOURCES must be one of {SOURCES}, got {settings.sources!r}")
         return settings
 
     @property

@@ -11,6 +11,7 @@ quarantine what cannot be typed.
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from ysh_assets.aneel.ckan import CkanError, CkanResource
 from ysh_assets.aneel.parsing import (
     MUNICIPIO_OUTSIDE_UF,
     UFS,
+    AneelFormatError,
     GdUnitsReader,
     HeaderReport,
     read_tariffs,
@@ -82,7 +84,7 @@ def datasets(context: dg.AssetExecutionContext, aneel_portal: AneelPortal, wareh
     except CkanError as error:
         previous = _previous_catalog(warehouse, snapshot)
         if previous.is_empty():
-            raise
+            raise _portal_failure(error, aneel_portal) from error
         stale_since = previous["snapshot_date"].max()
         context.log.warning(f"ANEEL portal failed ({error}); carrying the catalog of {stale_since} forward")
         context.add_output_metadata({"stale": True, "stale_since": str(stale_since), "error": str(error)})
@@ -173,7 +175,7 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
         except CkanError as error:
             os.unlink(spool.name)
             if previous is None:
-                raise
+                raise _portal_failure(error, aneel_portal) from error
             stale_since = known.get("checked_at") or known.get("downloaded_at")
             context.log.warning(f"ANEEL portal failed ({error}); keeping the snapshot checked at {stale_since}")
             context.add_output_metadata({"stale": True, "stale_since": stale_since, "error": str(error)})
@@ -220,6 +222,23 @@ gd_units_raw = _raw_snapshot_asset(
     "gd_units", "The published GD units file (a ZIP behind a .csv URL), as downloaded, content-addressed."
 )
 tariffs_raw = _raw_snapshot_asset("tariffs", "The published homologated-tariffs CSV, as downloaded, content-addressed.")
+
+
+def _portal_failure(error: CkanError, portal: AneelPortal) -> dg.Failure:
+    """The portal failed and there is no earlier good copy to keep: retried by the run's retry policy."""
+    return dg.Failure(f"ANEEL portal failed: {error}", metadata={"portal": portal.base_url}, allow_retries=True)
+
+
+@contextmanager
+def refusing_bad_files(snapshot: StoredObject) -> Iterator[None]:
+    """A file that cannot be read as the published layout fails the run as bad data, naming the file."""
+    try:
+        yield
+    except AneelFormatError as error:
+        raise dg.Failure(
+            f"{snapshot.filename} ({snapshot.key}) is not a readable ANEEL publication: {error}",
+            metadata={"source_key": snapshot.key, "source_sha256": snapshot.sha256},
+        ) from error
 
 
 def _header_metadata(header: HeaderReport | None) -> dict:
@@ -295,6 +314,7 @@ def generation_units(
         with (
             snapshot.local_path() as path,
             warehouse.quarantine_writer(context.asset_key, context.run.run_id, snapshot.key, snapshot.sha256) as sink,
+            refusing_bad_files(snapshot),
         ):
             reader = reader_of.setdefault("reader", GdUnitsReader(path, ufs=ufs))
             uf_field = _field_of_raw_line(reader.open_header().columns.index("SigUF"))
@@ -385,7 +405,7 @@ def tariffs(
 ) -> AuditedLoad:
     """Homologated distributor tariffs, partitioned by the year their validity starts; values in the
     published unit and in R$/kWh where that unit is MWh, flags for the applied tariff and SCEE rows."""
-    with snapshot.local_path() as path:
+    with snapshot.local_path() as path, refusing_bad_files(snapshot):
         parsed, header = read_tariffs(path)
     start_year = pl.col("dat_inicio_vigencia").dt.year().cast(pl.String)
     in_run = start_year.is_in(context.partition_keys)

@@ -24,6 +24,8 @@ from typing import Any, BinaryIO, Literal, Self, TypeVar
 
 import httpx
 
+from ysh_assets.settings import ConfigurationError
+
 __all__ = [
     "ANEEL_BASE_URL",
     "GD_UNITS_PACKAGE_ID",
@@ -128,7 +130,7 @@ class CkanClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
+            raise ConfigurationError("max_attempts must be >= 1")
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base

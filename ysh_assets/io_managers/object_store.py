@@ -29,7 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
-from ysh_assets.settings import redact_dsn
+from ysh_assets.settings import ConfigurationError, redact_dsn
 
 _CHUNK = 1 << 20
 # Multipart transfers hold chunk size x concurrency in memory: 8 MB x 2 keeps a GB upload under ~20 MB.
@@ -293,7 +293,9 @@ class ObjectStore(dg.ConfigurableResource):
             elif parts.scheme == "file":
                 self._backend = FolderObjects(Path(unquote(parts.path)))
             else:
-                raise ValueError(f"object store root {self.root!r}: expected s3://bucket/prefix or file:///folder")
+                raise ConfigurationError(
+                    f"object store root {self.root!r}: expected s3://bucket/prefix or file:///folder"
+                )
         return self._backend
 
     @property

@@ -360,7 +360,11 @@ class PostgresClient(DbClient):
         try:
             conn = pg_connect(dsn, application_name="ysh_assets_load", statement_timeout_ms=None)
         except psycopg.OperationalError as error:
-            raise ConnectionError(f"cannot connect to PostgreSQL at {redact_dsn(dsn)}") from error
+            raise dg.Failure(
+                f"cannot connect to the warehouse (PostgreSQL at {redact_dsn(dsn)}): {error}".strip(),
+                metadata={"warehouse": redact_dsn(dsn)},
+                allow_retries=True,
+            ) from error
         # psycopg's connection block commits on success and rolls back on any exception, so the
         # delete of the slice and the COPY of its rows land together or not at all.
         with conn:

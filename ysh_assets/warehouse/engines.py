@@ -15,7 +15,7 @@ from typing import Protocol
 
 import psycopg
 
-from ysh_assets.settings import redact_dsn
+from ysh_assets.settings import ConfigurationError, redact_dsn
 from ysh_assets.warehouse.migrations import (
     SQL_DIR,
     MigrationReport,
@@ -121,7 +121,7 @@ class DuckDBEngine:
 def engine_for(*, dsn: str = "", duckdb_path: str = "") -> WarehouseEngine:
     """The engine a profile's settings name: a PostgreSQL DSN, else the DuckDB file."""
     if bool(dsn) == bool(duckdb_path):
-        raise ValueError("the warehouse needs exactly one of a PostgreSQL dsn or a DuckDB path")
+        raise ConfigurationError("the warehouse needs exactly one of a PostgreSQL dsn or a DuckDB path")
     return PostgresEngine(dsn) if dsn else DuckDBEngine(duckdb_path)
 
 

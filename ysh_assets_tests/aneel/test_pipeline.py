@@ -587,3 +587,19 @@ def test_a_header_only_tariffs_file_is_refused_and_says_what_it_is(stack, files,
     message = failure_of(result).event_specific_data.error.message
     assert "load of aneel.tariffs from aneel/tariffs_raw/" in message
     assert "source_has_rows: the source has no data rows" in message
+
+
+def test_an_unreadable_publication_fails_the_load_as_bad_data_naming_the_file(stack, tmp_path):
+    """Bad data fails as a dagster Failure with the file's key and sha256; the published table stays."""
+    assert stack.snapshot().success and stack.load_units().success
+    before = stack.table_digest()
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("SigUF;CodEmpreendimento\r\nAC;1\r\n".encode("utf-16"))
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, path=utf16, last_modified=datetime(2026, 10, 1, tzinfo=UTC))
+    republished = stack.snapshot()
+    assert republished.success
+    result = stack.load_units()
+    assert not result.success and stack.table_digest() == before
+    failure = failure_of(result).event_specific_data.user_failure_data
+    assert "is not a readable ANEEL publication: the file is UTF-16 text" in failure.description
+    assert failure.metadata["source_sha256"].value == metadata_of(republished, GD_UNITS_RAW)["sha256"]
