@@ -139,7 +139,8 @@ def _bench_pdf_accuracy(args: argparse.Namespace) -> int:
 def _bench_gd_load(args: argparse.Namespace) -> int:
     from ysh_assets.bench import gd_load
 
-    gd_load.run(args.rows, args.dsn or Settings.from_env().pg_dsn, repeat=args.repeat, keep=args.keep)
+    dsn = args.dsn or Settings.from_env().pg_dsn
+    gd_load.run(args.rows, dsn, mode=args.mode, repeat=args.repeat, keep=args.keep)
     return 0
 
 
@@ -170,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     gd_cmd.add_argument("--dsn", help="PostgreSQL URL allowed to create a scratch database (default: $YSH_PG_DSN)")
     gd_cmd.add_argument("--repeat", type=int, default=3, help="full-size runs of each side; medians compared")
     gd_cmd.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    gd_cmd.add_argument(
+        "--mode",
+        choices=("operator", "asset"),
+        default="operator",
+        help="operator: whole `dagster asset materialize` processes vs psql \\copy; asset: the asset bodies in-process",
+    )
     gd_cmd.set_defaults(handler=_bench_gd_load)
     pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against a labels file, pages/s")
     pdf_cmd.add_argument("directory", metavar="DIR")

@@ -1,11 +1,16 @@
-"""`ysh bench gd-load`: the full-size GD units load, measured against a plain COPY on the same database.
+r"""`ysh bench gd-load`: the full-size GD units load, measured against a plain COPY on the same database.
 
 A file in the published layout (quoted, `;`, cp1252, CRLF, inside a ZIP served from a `.csv` URL) is made by
-resampling the bundled real rows and served from a loopback CKAN-compatible endpoint. Each measured size runs
-in a child process, so its peak RSS is its own: download (`aneel/gd_units_raw`), then `aneel/generation_units`
-for all 27 UFs in one run into PostgreSQL (unzip, parse, type, COPY, indexes). In the same run, on the same
-server, the same CSV is COPYed as-is into an all-text table; the ratio of the two throughputs is printed.
-Nothing here is a test: timings are reported, never asserted.
+resampling the bundled real rows and served from a loopback CKAN-compatible endpoint. Two modes:
+
+- `operator` (default): what an operator waits for, two `dagster asset materialize` processes on the
+  services profile (snapshot, then the 27-UF load with its checks), against `psql \copy` of the same CSV
+  (see `operator_load`);
+- `asset`: the asset bodies in one child process per size (download, then the load into PostgreSQL), against
+  one COPY of the CSV streamed from the ZIP.
+
+In the same run, on the same server, the two sides alternate `repeat` times and the medians' throughputs are
+compared. Nothing here is a test: timings are reported, never asserted.
 """
 
 import json
@@ -29,6 +34,7 @@ from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_p
 from ysh_assets.aneel.portal import BUNDLED_TARIFFS_FILE, AneelPortal
 from ysh_assets.aneel.synthetic import write_published_gd_file
 from ysh_assets.automation import full_range_tags
+from ysh_assets.bench.operator_load import operator_reload, psql_copy
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.settings import redact_dsn
@@ -36,6 +42,7 @@ from ysh_assets.warehouse.sessions import pg_connect
 from ysh_assets.warehouse.sql import Warehouse
 
 PUBLISHED_COLUMNS = 31
+BASELINE_NAMES = {"operator": "psql \\copy of the CSV", "asset": "one COPY streamed from the ZIP"}
 
 
 def settle(dsn: str) -> None:
@@ -134,7 +141,15 @@ def _median(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda run: run["rows_per_second"])[len(runs) // 2]
 
 
-def run(rows: int, admin_dsn: str, *, baseline_rows: int = 1_000_000, repeat: int = 3, keep: bool = False) -> dict:
+def run(
+    rows: int,
+    admin_dsn: str,
+    *,
+    mode: str = "operator",
+    baseline_rows: int = 1_000_000,
+    repeat: int = 3,
+    keep: bool = False,
+) -> dict:
     """Runs the benchmark and prints its report; returns the figures.
 
     At full size the pipeline and the plain COPY alternate `repeat` times on the same database and the
@@ -154,11 +169,15 @@ def run(rows: int, admin_dsn: str, *, baseline_rows: int = 1_000_000, repeat: in
                 pipeline_runs, copy_runs = [], []
                 for _ in range(repeat if size == rows else 1):
                     settle(dsn)
-                    pipeline_runs.append(_run_child(zip_path, dsn, workdir / f"run_{size}"))
+                    if mode == "operator":
+                        pipeline_runs.append(operator_reload(zip_path, dsn, workdir))
+                    else:
+                        pipeline_runs.append(_run_child(zip_path, dsn, workdir / f"run_{size}"))
                     print(f"pipeline {size:,}: {json.dumps(pipeline_runs[-1])}")
                     if size == rows:
                         settle(dsn)
-                        copy_runs.append(plain_copy(zip_path, dsn))
+                        baseline = psql_copy if mode == "operator" else lambda path, dsn, _: plain_copy(path, dsn)
+                        copy_runs.append(baseline(zip_path, dsn, workdir))
                         print(f"plain COPY {size:,}: {json.dumps(copy_runs[-1])}")
                 measured = {**_median(pipeline_runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in pipeline_runs)}
                 if copy_runs:
@@ -173,14 +192,25 @@ def run(rows: int, admin_dsn: str, *, baseline_rows: int = 1_000_000, repeat: in
     report["ratio_to_plain_copy"] = round(full["rows_per_second"] / full["plain_copy"]["rows_per_second"], 3)
     report["rss_ratio_full_to_baseline"] = round(full["peak_rss_mb"] / small["peak_rss_mb"], 3)
     print()
-    print(f"GD load benchmark, {rows:,} rows, PostgreSQL {report['server']}")
+    print(f"GD load benchmark ({mode} mode), {rows:,} rows, PostgreSQL {report['server']}")
+    if mode == "operator":
+        print(
+            f"  snapshot process    : {full['snapshot_seconds']:>7.1f} s (start-up and exit "
+            f"{full['snapshot_startup_seconds']} s) {json.dumps(full['snapshot_parts'])}"
+        )
+        print(
+            f"  load process        : {full['load_seconds']:>7.1f} s (start-up and exit "
+            f"{full['load_startup_seconds']} s) {json.dumps(full['load_parts'])}"
+        )
+    else:
+        print(f"  download            : {full['download_seconds']} s")
     print(
         f"  pipeline end to end : {full['rows_per_second']:>9,} rows/s  {full['wall_seconds']:>7.1f} s  "
-        f"(download {full['download_seconds']} s)  peak RSS {full['peak_rss_mb']:,} MB"
+        f"peak RSS {full['peak_rss_mb']:,} MB"
     )
     print(
         f"  plain COPY (text)   : {full['plain_copy']['rows_per_second']:>9,} rows/s  "
-        f"{full['plain_copy']['wall_seconds']:>7.1f} s"
+        f"{full['plain_copy']['wall_seconds']:>7.1f} s  ({BASELINE_NAMES[mode]})"
     )
     print(f"  ratio to plain COPY : {report['ratio_to_plain_copy']:.3f}  (target >= 0.5; medians of {repeat} runs)")
     print(
