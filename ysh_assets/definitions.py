@@ -10,12 +10,12 @@ from ysh_assets.settings import Settings
 
 settings = Settings.from_env()
 
-# DuckDB allows one writing process per file, so the local profile runs each run's steps in one process.
-executor = dg.in_process_executor if settings.profile == "local" else dg.multiprocess_executor
-
 defs = dg.Definitions.merge(
     aneel.defs,
     datasheets.defs,
     automation.defs,
-    dg.Definitions(resources=build_resources(settings), executor=executor),
+    # Every run's steps in its run worker's process: the worker is already a process of its own, a subprocess
+    # per step costs seconds of start-up each, and the runs here are chains of heavy steps that two cores would
+    # not overlap anyway (DuckDB, in the local profile, allows one writing process per file besides).
+    dg.Definitions(resources=build_resources(settings), executor=dg.in_process_executor),
 ).map_asset_specs(func=lambda spec: with_storage_kind(spec, settings.profile))

@@ -31,7 +31,15 @@ from ysh_assets.aneel.parsing import (
 )
 from ysh_assets.aneel.portal import AneelPortal, change_since
 from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
-from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, RowAudit, audit_report
+from ysh_assets.io_managers.audit import (
+    AuditedLoad,
+    AuditPolicy,
+    AuditReport,
+    LoadAuditConfig,
+    RowAudit,
+    RowCheck,
+    audit_report,
+)
 from ysh_assets.io_managers.frames import STORAGE, FrameStream
 from ysh_assets.io_managers.object_store import KeepLatest, RawFile, StoredObject
 from ysh_assets.io_managers.redis_cache import TTL_METADATA_KEY
@@ -265,6 +273,23 @@ def _field_of_raw_line(index: int) -> pl.Expr:
     return pl.col("raw_record").str.split(";").list.get(index, null_on_oob=True).str.strip_chars('" ')
 
 
+# Conditions on one GD row that the load counts per UF while it streams (asset checks, not refusals).
+INSTALLED_KW_OUT_OF_RANGE = pl.col("mda_potencia_instalada_kw").is_null() | ~pl.col(
+    "mda_potencia_instalada_kw"
+).is_between(0, 5000, closed="right")
+GD_DATES = ("dat_geracao_conjunto_dados", "anm_periodo_referencia", "dth_atualiza_cadastral_empreend")
+
+
+def dates_after(day: date) -> pl.Expr:
+    return pl.any_horizontal(pl.col(column) > day for column in GD_DATES)
+
+
+def _gd_check(name: str, description: str, *, blocking: bool = False) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name, asset=GENERATION_UNITS, partitions_def=UF_PARTITIONS, description=description, blocking=blocking
+    )
+
+
 class GenerationUnitsConfig(LoadAuditConfig):
     row_count_tolerance: float = 0.10  # WARN when a UF's row count moves more than this share since last load
 
@@ -279,25 +304,30 @@ class GenerationUnitsConfig(LoadAuditConfig):
     kinds={"polars"},
     owners=["team:data-platform"],
     pool="heavy_load",
+    # Every check is evaluated in the load's own step, per UF, from what the load saw: no pass over the table.
     check_specs=[
-        dg.AssetCheckSpec(
+        _gd_check(
             "quarantine_share",
-            asset=GENERATION_UNITS,
-            partitions_def=UF_PARTITIONS,
+            "Share of the UF's rows quarantined; the load's audit refuses a file above the threshold.",
             blocking=True,
-            description="Share of the UF's rows quarantined; the load's audit refuses a file above the threshold.",
         ),
-        dg.AssetCheckSpec(
-            "row_count_change",
-            asset=GENERATION_UNITS,
-            partitions_def=UF_PARTITIONS,
-            description="The UF's row count against what the table held before this load (WARN).",
+        _gd_check("row_count_change", "The UF's row count against what the table held before this load (WARN)."),
+        _gd_check("schema_drift", "The file's header has no unknown and no missing columns (WARN)."),
+        _gd_check(
+            "unique_unit_ids",
+            "CodEmpreendimento is unique in the UF: repeated ids are resolved before publication (identical "
+            "copies collapse, conflicting ones are quarantined) and the partition's primary key enforces it.",
         ),
-        dg.AssetCheckSpec(
-            "schema_drift",
-            asset=GENERATION_UNITS,
-            partitions_def=UF_PARTITIONS,
-            description="The file's header has no unknown and no missing columns (WARN).",
+        _gd_check(
+            "uf_matches_partition",
+            "Each row's municipality (IBGE code, whose first two digits are the UF's) lies in the UF of its "
+            "partition. The UF inside CodEmpreendimento is not compared: it is the distributor's, and real units "
+            "cross UF borders (e.g. GD.AL codes in BA).",
+        ),
+        _gd_check("installed_kw_in_range", "Installed power is in (0, 5000] kW (micro and mini generation)."),
+        _gd_check(
+            "no_future_dates",
+            "No publication, reference-month or registration date after today (America/Sao_Paulo).",
         ),
     ],
 )
@@ -339,6 +369,10 @@ def generation_units(
             thresholds=config,
             unique_key=("sig_uf", "cod_empreendimento"),
             row_audits=(RowAudit("uf_matches_partition", MUNICIPIO_OUTSIDE_UF),),
+            row_checks=(
+                RowCheck("installed_kw_in_range", INSTALLED_KW_OUT_OF_RANGE),
+                RowCheck("no_future_dates", dates_after(today_in_brazil())),
+            ),
         ),
         source_rows=lambda: reader_of["reader"].rows_read,
         source=snapshot.key,
@@ -362,6 +396,11 @@ def generation_units(
             ),
             dg.AssetCheckSeverity.WARN,
         ),
+        "unique_unit_ids": ({uf: _unique_ids(report, uf) for uf in ufs}, dg.AssetCheckSeverity.ERROR),
+        **{
+            name: ({uf: _row_condition(report, name, uf) for uf in ufs}, dg.AssetCheckSeverity.ERROR)
+            for name in ("uf_matches_partition", "installed_kw_in_range", "no_future_dates")
+        },
     }
     log_partition_checks(context, GENERATION_UNITS, checks)
     for name in checks:
@@ -377,6 +416,25 @@ def _quarantine_share(report: AuditReport, uf: str, threshold: float) -> Partiti
         {"quarantine_share": round(share, 6), "max_quarantine_share": threshold, "rows_quarantined": quarantined,
          "where": "pipeline.quarantine"},
     )  # fmt: skip
+
+
+def _unique_ids(report: AuditReport, uf: str) -> PartitionCheck:
+    return PartitionCheck(
+        True,
+        {
+            "repeated_ids_resolved": report.repeated_keys.get(uf, 0),
+            "enforced_by": "primary key (sig_uf, cod_empreendimento)",
+        },
+    )
+
+
+def _row_condition(report: AuditReport, name: str, uf: str) -> PartitionCheck:
+    """A row condition's findings in the UF, counted on the stream as the UF's rows were staged."""
+    found = report.findings(name, uf)
+    metadata: dict = {"offending_rows": found.offending, "rows_checked": report.staged_rows.get(uf, 0)}
+    if found.offending:
+        metadata["sample"] = dg.MetadataValue.json(list(found.sample))
+    return PartitionCheck(not found.offending, metadata)
 
 
 def _row_count_change(report: AuditReport, uf: str, tolerance: float) -> PartitionCheck:

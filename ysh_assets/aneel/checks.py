@@ -1,16 +1,10 @@
-"""Data-quality checks on the ANEEL tables, as SQL over the partitions of the run."""
+"""Data-quality checks on the tariffs, as SQL over the partitions of the run (the GD units' checks run
+inside their load, on the stream: see `assets.generation_units`)."""
 
 import dagster as dg
 
-from ysh_assets.aneel.assets import (
-    GENERATION_UNITS,
-    TARIFF_YEARS,
-    TARIFFS,
-    UF_PARTITIONS,
-    today_in_brazil,
-)
-from ysh_assets.aneel.parsing import IBGE_UF_CODES
-from ysh_assets.warehouse.checks import partition_column_scope, sql_check, time_window_scope
+from ysh_assets.aneel.assets import TARIFF_YEARS, TARIFFS
+from ysh_assets.warehouse.checks import sql_check, time_window_scope
 
 KNOWN_TARIFF_UNITS = ["kW", "MWh", "R$/kW", "R$/MWh"]
 # Rows with the same values here describe the same tariff position; their validity windows must not overlap.
@@ -19,61 +13,8 @@ TARIFF_POSITION = (
     "dsc_sub_classe, dsc_detalhe, nom_posto_tarifario, dsc_unidade_terciaria, sig_agente_acessante"
 )
 
-# A row whose municipality (IBGE code: its first two digits are the UF's) lies outside the row's UF: the SQL
-# twin of parsing.MUNICIPIO_OUTSIDE_UF, which quarantines such rows before they are staged.
-UF_MISMATCH = (
-    "cod_municipio_ibge - mod(cod_municipio_ibge, 100000) <> CASE sig_uf "
-    + " ".join(f"WHEN '{uf}' THEN {code * 100_000}" for uf, code in IBGE_UF_CODES.items())
-    + " END"
-)
-
-uf_scope = partition_column_scope("sig_uf")
 year_scope = time_window_scope("dat_inicio_vigencia")  # tariffs by the year their validity starts
 
-
-generation_units_checks = [
-    sql_check(
-        asset=GENERATION_UNITS,
-        partitions_def=UF_PARTITIONS,
-        name="unique_unit_ids",
-        description="CodEmpreendimento is unique in the snapshot.",
-        scope=uf_scope,
-        rows_sql="SELECT cod_empreendimento, count(*) AS copies FROM {table} WHERE {scope} "
-        "GROUP BY cod_empreendimento HAVING count(*) > 1",
-    ),
-    sql_check(
-        asset=GENERATION_UNITS,
-        partitions_def=UF_PARTITIONS,
-        name="uf_matches_partition",
-        description="Each row's municipality (IBGE code, whose first two digits are the UF's) lies in the UF of "
-        "its partition. The UF inside CodEmpreendimento is not compared: it is the distributor's, and real "
-        "units cross UF borders (e.g. GD.AL codes in BA).",
-        scope=uf_scope,
-        rows_sql="SELECT sig_uf, cod_empreendimento, cod_municipio_ibge FROM {table} WHERE {scope} "
-        f"AND {UF_MISMATCH}",
-    ),
-    sql_check(
-        asset=GENERATION_UNITS,
-        partitions_def=UF_PARTITIONS,
-        name="installed_kw_in_range",
-        description="Installed power is in (0, 5000] kW (micro and mini generation).",
-        scope=uf_scope,
-        rows_sql="SELECT cod_empreendimento, mda_potencia_instalada_kw FROM {table} WHERE {scope} "
-        "AND (mda_potencia_instalada_kw IS NULL OR mda_potencia_instalada_kw <= 0 "
-        "OR mda_potencia_instalada_kw > 5000)",
-    ),
-    sql_check(
-        asset=GENERATION_UNITS,
-        partitions_def=UF_PARTITIONS,
-        name="no_future_dates",
-        description="No publication, reference-month or registration date after today (America/Sao_Paulo).",
-        scope=uf_scope,
-        rows_sql="SELECT cod_empreendimento, dat_geracao_conjunto_dados, anm_periodo_referencia, "
-        "dth_atualiza_cadastral_empreend FROM {table} WHERE {scope} AND (dat_geracao_conjunto_dados > %s "
-        "OR anm_periodo_referencia > %s OR dth_atualiza_cadastral_empreend > %s)",
-        params=lambda: [today_in_brazil()] * 3,
-    ),
-]
 
 tariffs_checks = [
     sql_check(

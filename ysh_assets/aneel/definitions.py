@@ -3,9 +3,9 @@
 import dagster as dg
 
 from ysh_assets.aneel.assets import datasets, gd_units_raw, generation_units, tariffs, tariffs_current, tariffs_raw
-from ysh_assets.aneel.checks import generation_units_checks, tariffs_checks
+from ysh_assets.aneel.checks import tariffs_checks
 
 defs = dg.Definitions(
     assets=[datasets, gd_units_raw, tariffs_raw, generation_units, tariffs, tariffs_current],
-    asset_checks=[*generation_units_checks, *tariffs_checks],
+    asset_checks=tariffs_checks,
 )

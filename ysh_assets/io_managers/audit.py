@@ -10,7 +10,10 @@ reason and the figures. Audits every load gets, refused by default (thresholds i
 - a partition that had rows losing more than `max_partition_shrink` of them (partitions that never had
   rows are not "shrunken");
 - more than `max_quarantine_share` of the source's rows quarantined;
-- any offending row of the policy's row audits (SQL over the staged rows, e.g. UF consistency).
+- any offending row of the policy's row audits (conditions on a row, counted on the stream as it is staged).
+
+Row checks are the same kind of condition without the refusal: counted per partition on the stream while
+the COPY runs, they become the asset's per-partition check results with no pass over the table.
 
 A key of `unique_key` that appears more than once is resolved before the audits: identical copies
 collapse into one; copies with different values are all quarantined and the previously published row
@@ -60,10 +63,32 @@ class RowAudit:
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """Like a RowAudit, but the load is published whatever it finds: the asset records the per-partition
+    findings as asset-check results (counted on the stream, so the check costs no pass over the table)."""
+
+    name: str
+    offending: pl.Expr
+
+
+@dataclass(frozen=True)
 class AuditPolicy:
     thresholds: LoadAuditConfig = field(default_factory=LoadAuditConfig)
     unique_key: tuple[str, ...] = ()
     row_audits: tuple[RowAudit, ...] = ()
+    row_checks: tuple[RowCheck, ...] = ()
+
+    @property
+    def row_conditions(self) -> tuple[RowAudit | RowCheck, ...]:
+        return (*self.row_audits, *self.row_checks)
+
+
+@dataclass(frozen=True)
+class RowFindings:
+    """One row condition's offending rows in one partition: how many, and the first few."""
+
+    offending: int = 0
+    sample: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,13 @@ class AuditReport:
     quarantined_by_partition: dict[str, int]
     source_rows: int | None
     overrides: dict[str, Any]
+    # Per row audit and row check, per partition: what the stream held (partitions without any are omitted).
+    row_findings: dict[str, dict[str, RowFindings]] = field(default_factory=dict)
+    # Keys of `unique_key` that the source repeated, per partition (resolved before the audits).
+    repeated_keys: dict[str, int] = field(default_factory=dict)
+
+    def findings(self, name: str, partition: str) -> RowFindings:
+        return self.row_findings.get(name, {}).get(partition, RowFindings())
 
     @property
     def passed(self) -> bool:
@@ -152,30 +184,47 @@ def as_audited(obj: WarehouseOutput | AuditedLoad) -> AuditedLoad:
 
 class StreamProfile:
     """What the batches written to staging hold, observed as they go: rows per partition (for one static
-    partition column, or unpartitioned) and each row audit's offending rows with a sample."""
+    partition column, or unpartitioned) and, per partition, each row condition's offending rows with a sample."""
 
-    def __init__(self, row_audits: Sequence[RowAudit], partition_column: str | None, whole_slice: bool):
-        self._audits = row_audits
+    def __init__(self, conditions: Sequence[RowAudit | RowCheck], partition_column: str | None, whole_slice: bool):
+        self._conditions = conditions
         self._column = partition_column
         self.counted = partition_column is not None or whole_slice  # else the staged table is counted in SQL
+        if conditions and not self.counted:
+            raise dg.DagsterInvariantViolationError(
+                "row audits and checks are counted per partition on the stream: they need an unpartitioned "
+                "asset or one static partition column"
+            )
         self.rows: dict[str, int] = {}
-        self.offending = {audit.name: 0 for audit in row_audits}
-        self.samples: dict[str, list[dict]] = {audit.name: [] for audit in row_audits}
+        self.findings: dict[str, dict[str, RowFindings]] = {c.name: {} for c in conditions}
+
+    def _by_partition(self, frame: pl.DataFrame) -> pl.DataFrame:
+        key = pl.col(self._column).cast(pl.String) if self._column else pl.lit("")
+        return frame.group_by(key.alias("partition")).len()
 
     def observe(self, frame: pl.DataFrame) -> None:
         if self.counted:
-            keys = (
-                frame.group_by(self._column).len() if self._column else pl.DataFrame({"": [""], "len": [frame.height]})
-            )
-            for key, rows in keys.iter_rows():
-                self.rows[str(key)] = self.rows.get(str(key), 0) + rows
-        for audit in self._audits:
-            offending = frame.filter(audit.offending)
-            self.offending[audit.name] += offending.height
-            room = SAMPLE_ROWS - len(self.samples[audit.name])
-            if offending.height and room > 0:
-                sample = offending.head(room)
-                self.samples[audit.name] += sample.cast(dict.fromkeys(sample.columns, pl.String)).to_dicts()
+            for key, rows in self._by_partition(frame).iter_rows():
+                self.rows[key] = self.rows.get(key, 0) + rows
+        for condition in self._conditions:
+            offending = frame.filter(condition.offending)
+            if not offending.height:
+                continue
+            found = self.findings[condition.name]
+            for key, rows in self._by_partition(offending).iter_rows():
+                before = found.get(key, RowFindings())
+                sample = before.sample
+                if len(sample) < SAMPLE_ROWS:
+                    in_partition = offending.filter(pl.col(self._column) == key) if self._column else offending
+                    head = in_partition.head(SAMPLE_ROWS - len(sample))
+                    sample = (*sample, *head.cast(dict.fromkeys(head.columns, pl.String)).to_dicts())
+                found[key] = RowFindings(before.offending + rows, sample)
+
+    def total(self, name: str) -> RowFindings:
+        """A condition's findings over all partitions."""
+        found = self.findings[name].values()
+        sample = tuple(row for f in found for row in f.sample)[:SAMPLE_ROWS]
+        return RowFindings(sum(f.offending for f in found), sample)
 
 
 @dataclass(frozen=True)
@@ -227,12 +276,12 @@ def audit_staged(
     """Resolves duplicate keys in the staged rows, then runs every audit; never raises for a failed audit."""
     thresholds = load.policy.thresholds
     key = load.policy.unique_key
-    resolved = False
+    repeated: dict[str, int] = {}
     if key and not (staged.enforce_unique and staged.enforce_unique(key)):
-        resolved = _resolve_duplicates(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
+        repeated = _resolve_duplicates(session, quarantine_session, load, staged, asset=asset, run_id=run_id)
         if staged.enforce_unique and not staged.enforce_unique(key):
             raise dg.DagsterInvariantViolationError(f"staged rows still repeat {key} after resolving duplicates")
-    staged_rows = _staged_rows(session, staged, recount=resolved)
+    staged_rows = _staged_rows(session, staged, recount=bool(repeated))
     previous_rows = _previous_rows(session, staged)
     quarantined = quarantine.staged_count(session, asset, run_id)
     source_rows = load.source_rows()
@@ -279,12 +328,12 @@ def audit_staged(
     )
 
     for row_audit in load.policy.row_audits:
-        offending = staged.profile.offending[row_audit.name]
-        figures: dict[str, Any] = {"offending_rows": offending}
-        if offending:
-            figures["sample"] = staged.profile.samples[row_audit.name]
-            figures["reason"] = f"{offending} offending row(s)"
-        results.append(AuditResult(row_audit.name, passed=not offending, figures=figures))
+        found = staged.profile.total(row_audit.name)
+        figures: dict[str, Any] = {"offending_rows": found.offending}
+        if found.offending:
+            figures["sample"] = list(found.sample)
+            figures["reason"] = f"{found.offending} offending row(s)"
+        results.append(AuditResult(row_audit.name, passed=not found.offending, figures=figures))
 
     return AuditReport(
         results=results,
@@ -294,6 +343,8 @@ def audit_staged(
         quarantined_by_partition=quarantine.staged_by_partition(session, asset, run_id),
         source_rows=source_rows,
         overrides=thresholds.overrides(),
+        row_findings=staged.profile.findings,
+        repeated_keys=repeated,
     )
 
 
@@ -329,13 +380,13 @@ def _resolve_duplicates(
     *,
     asset: str,
     run_id: str,
-) -> bool:
-    """True when there were repeated keys (and the staged rows changed)."""
+) -> dict[str, int]:
+    """The keys the staged rows repeated, per partition ('' unpartitioned); empty when none (nothing changed)."""
     stage, published = quoted(staged.staged), quoted(staged.published) if staged.published else None
     key = ", ".join(f'"{c}"' for c in load.policy.unique_key)
     repeated = f"SELECT {key} FROM {stage} GROUP BY {key} HAVING count(*) > 1"
     if not session.scalar(f"SELECT count(*) FROM ({repeated}) AS repeated"):
-        return False
+        return {}
     columns = ", ".join(f'"{c}"' for c in staged.columns)
     copies = session.frame(f"SELECT {columns} FROM {stage} WHERE ({key}) IN ({repeated})")
     session.execute(f"DELETE FROM {stage} WHERE ({key}) IN ({repeated})")
@@ -387,4 +438,9 @@ def _resolve_duplicates(
         source="duplicate keys in the load",
         source_sha256=load.source_sha256,
     )
-    return True
+    partition = pl.col(staged.partition_column).cast(pl.String) if staged.partition_column else pl.lit("")
+    columns_of_key = list(
+        dict.fromkeys([*key_columns, *([staged.partition_column] if staged.partition_column else [])])
+    )
+    keys = copies.select(columns_of_key).unique()
+    return dict(keys.group_by(partition.alias("partition")).len().iter_rows())

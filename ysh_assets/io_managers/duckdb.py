@@ -76,7 +76,7 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             connection.execute(f"CREATE TEMP TABLE ysh_stage AS SELECT * FROM {table} LIMIT 0")
         written: list[str] = []
         partition_column = static_partition_column(table_slice)
-        profile = StreamProfile(load.policy.row_audits, partition_column, not table_slice.partition_dimensions)
+        profile = StreamProfile(load.policy.row_conditions, partition_column, not table_slice.partition_dimensions)
         for frame in iter_write_slices(load.data):
             if frame.width == 0:
                 continue

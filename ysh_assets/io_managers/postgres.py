@@ -435,7 +435,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             )
         written = first.columns or [c.name for c in columns if c.required]
         partition_column = static_partition_column(table_slice)
-        profile = StreamProfile(load.policy.row_audits, partition_column, not table_slice.partition_dimensions)
+        profile = StreamProfile(load.policy.row_conditions, partition_column, not table_slice.partition_dimensions)
         target = sql.Identifier(*staged_name.split("."))
         rows = self._copy(connection, target, first, slices, qualified, columns, profile)
         copied = time.monotonic()

@@ -603,3 +603,40 @@ def test_an_unreadable_publication_fails_the_load_as_bad_data_naming_the_file(st
     failure = failure_of(result).event_specific_data.user_failure_data
     assert "is not a readable ANEEL publication: the file is UTF-16 text" in failure.description
     assert failure.metadata["source_sha256"].value == metadata_of(republished, GD_UNITS_RAW)["sha256"]
+
+
+def test_row_checks_are_counted_per_uf_in_the_load_step(stack, files, tmp_path):
+    """Out-of-range power and a future date fail their checks for the UF holding them, with a sample; the
+    load is published (checks are not refusals) and every other UF passes, all within the one load step."""
+    with zipfile.ZipFile(files["gd"]) as archive:
+        name = archive.namelist()[0]
+        lines = archive.read(name).decode("cp1252").split("\r\n")
+    header, first = lines[0].split(";"), lines[1].split(";")
+    column = {field.strip('"'): index for index, field in enumerate(header)}
+    odd = list(first)
+    odd[column["CodEmpreendimento"]] = '"GD.AC.999.999.777"'
+    odd[column["MdaPotenciaInstaladaKW"]] = '"6000,5"'
+    odd[column["DthAtualizaCadastralEmpreend"]] = '"2099-01-01"'
+    uf = first[column["SigUF"]].strip('"')
+    published = tmp_path / "odd.zip"
+    with zipfile.ZipFile(published, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            name, ("\r\n".join([*[line for line in lines if line], ";".join(odd)]) + "\r\n").encode("cp1252")
+        )
+    stack.portal.publish(GD_UNITS_RESOURCE_ID, path=published, last_modified=datetime(2026, 10, 2, tzinfo=UTC))
+    assert stack.snapshot().success
+    result = stack.load_units()
+    assert result.success
+    evaluations = [
+        e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    failed = {(e.check_name, e.partition) for e in evaluations if not e.passed}
+    assert failed == {("installed_kw_in_range", uf), ("no_future_dates", uf)}
+    assert len(evaluations) == 7 * len(UF_PARTITIONS.get_partition_keys())
+    power = next(e for e in evaluations if (e.check_name, e.partition) == ("installed_kw_in_range", uf))
+    assert power.metadata["offending_rows"].value == 1
+    assert power.metadata["sample"].value[0]["cod_empreendimento"] == "GD.AC.999.999.777"
+    steps = {e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_SUCCESS}
+    assert steps == {"aneel__generation_units"}  # the checks ran inside the load's own step
