@@ -77,7 +77,11 @@ def load_through_pipeline(zip_path: Path, dsn: str, workdir: Path) -> dict:
             )
             download_seconds = time.monotonic() - started
             loaded = dg.materialize(
-                [generation_units], resources=resources, instance=instance, tags=full_range_tags(UF_PARTITIONS)
+                [gd_units_raw, generation_units],
+                selection=[generation_units],
+                resources=resources,
+                instance=instance,
+                tags=full_range_tags(UF_PARTITIONS),
             )
             total_seconds = time.monotonic() - started
     if not (downloaded.success and loaded.success):
