@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import dagster as dg
 import polars as pl
@@ -26,6 +26,7 @@ from psycopg import sql
 from pydantic import Field
 
 from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
+from ysh_assets.io_managers.binary_copy import binary_types, encode
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -401,8 +402,9 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
     def supported_types(self) -> Sequence[type[object]]:
         return [pl.DataFrame, pl.LazyFrame, FrameStream, AuditedLoad]
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, copy_format: str = "binary"):
         self._dsn = dsn  # for the quarantine verdicts, which must outlive a rolled-back load
+        self._copy_format = copy_format
 
     def handle_output(
         self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput | AuditedLoad, connection
@@ -437,7 +439,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         partition_column = static_partition_column(table_slice)
         profile = StreamProfile(load.policy.row_conditions, partition_column, not table_slice.partition_dimensions)
         target = sql.Identifier(*staged_name.split("."))
-        rows = self._copy(connection, target, first, slices, qualified, columns, profile)
+        rows, copy_format = self._copy(connection, target, first, slices, qualified, columns, profile)
         copied = time.monotonic()
         types = {c.name: c.type for c in columns}
         staged = StagedLoad(
@@ -493,6 +495,7 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             "audit_seconds": round(audited - copied, 3),
             "rows_per_second": round(rows / elapsed) if elapsed > 0 else rows,
             "load_strategy": "partition swap" if swap else "staged replace",
+            "copy_format": copy_format,
             **report.metadata(),
         }
         if isinstance(load.data, FrameStream):
@@ -513,8 +516,8 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         )
         connection.execute(sql.SQL("CREATE TABLE {} ({})").format(_table_ident(table_slice), definitions))
 
-    @staticmethod
     def _copy(
+        self,
         connection: psycopg.Connection,
         target: sql.Composable,
         first: pl.DataFrame,
@@ -522,33 +525,33 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         qualified: str,
         columns: Sequence[PgColumn],
         profile: StreamProfile,
-    ) -> int:
+    ) -> tuple[int, str]:
+        """COPYs the stream into `target`: binary where every column has an exact encoding, else CSV text.
+        Returns the rows written and the format used."""
         if not first.columns:
-            return 0
+            return 0, "none"
         names = first.columns
-        json_columns = [n for n, t in first.schema.items() if isinstance(t, pl.Struct)]
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            target, sql.SQL(", ").join(map(sql.Identifier, names))
+        types = binary_types(names, {c.name: c.type for c in columns}) if self._copy_format == "binary" else None
+        copy_format = "binary" if types else "csv"
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            target, sql.SQL(", ").join(map(sql.Identifier, names)), sql.SQL(copy_format)
         )
 
-        def encoded() -> Iterator[tuple[int, memoryview]]:
+        def frames() -> Iterator[pl.DataFrame]:
             for frame in _chain(first, rest):
                 if frame.columns != names:
                     check_frame_fits(qualified, columns, frame.schema)
                     frame = frame.select(names)
                 profile.observe(frame)  # in the prefetch thread, while the previous batch is sent
-                if json_columns:
-                    frame = frame.with_columns(pl.col(c).struct.json_encode() for c in json_columns)
-                buffer = io.BytesIO()
-                frame.write_csv(buffer, include_header=False)
-                yield frame.height, buffer.getbuffer()
+                yield frame
 
         rows = 0
+        blocks = encode(frames(), types) if types else _csv_blocks(frames())
         with connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for height, payload in prefetched(encoded()):
+            for height, payload in prefetched(blocks):
                 copy.write(payload)
                 rows += height
-        return rows
+        return rows, copy_format
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> WarehouseOutput:
         columns = table_columns(connection, table_slice.schema, table_slice.table)
@@ -568,6 +571,16 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
 def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
     yield first
     yield from rest
+
+
+def _csv_blocks(frames: Iterator[pl.DataFrame]) -> Iterator[tuple[int, memoryview]]:
+    for frame in frames:
+        json_columns = [n for n, t in frame.schema.items() if isinstance(t, pl.Struct)]
+        if json_columns:
+            frame = frame.with_columns(pl.col(c).struct.json_encode() for c in json_columns)
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)
+        yield frame.height, buffer.getbuffer()
 
 
 def _read_copy(connection: psycopg.Connection, select: sql.Composed, columns: Sequence[PgColumn]) -> pl.DataFrame:
@@ -602,12 +615,17 @@ class PostgresPolarsIOManager(dg.ConfigurableIOManagerFactory):
     dsn: str = Field(description="libpq URL of the warehouse, e.g. postgresql://user@host:5432/db")
     schema_: str | None = Field(default=None, alias="schema", description="Schema when the asset key has no prefix.")
     run_migrations: bool = Field(default=True, description="Apply missing sql/ migrations before the first write.")
+    copy_format: Literal["binary", "csv"] = Field(
+        default="binary",
+        description="binary: COPY in PostgreSQL's binary format where every column type has an exact encoding "
+        "(else CSV); csv: always CSV text.",
+    )
 
     def create_io_manager(self, context) -> DbIOManager:
         if self.run_migrations:
             migrate_once(PostgresEngine(self.dsn))
         return DbIOManager(
-            type_handlers=[PolarsPostgresTypeHandler(self.dsn)],
+            type_handlers=[PolarsPostgresTypeHandler(self.dsn, self.copy_format)],
             db_client=PostgresClient(self.dsn),
             database="warehouse",
             schema=self.schema_,

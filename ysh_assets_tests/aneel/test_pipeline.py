@@ -156,6 +156,7 @@ def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
     ]  # fmt: skip
     assert len(evaluations) == 7 * 27 and all(ev.passed and ev.partition for ev in evaluations)
     assert units["header_variant"] == "2026-31" and units["source_encoding"] == "cp1252"
+    assert units["copy_format"] == "binary"  # every column of aneel.generation_units has an exact encoding
     assert all(checks_of(results[1]).values()) and len(checks_of(results[1])) == 7
 
     assert stack.sql("SELECT count(*) FROM aneel.tariffs") == [(11,)]

@@ -206,3 +206,77 @@ def test_list_partitioned_table_gets_whole_partitions_swapped_with_indexes_intac
     failed = dg.materialize([build(60, fail_after=30)], resources=resources, partition_key="AC", raise_on_error=False)
     assert not failed.success
     assert dict(fetch(pg_dsn, f"SELECT uf, count(*) FROM {schema}.units GROUP BY uf")) == {"AC": 50, "AL": 20}
+
+
+TRICKY = pl.DataFrame(
+    {
+        "k": ["a", "b;c", 'quote "q"', "line\nbreak", "ção", "", None, "z"],
+        "small": [1, -2, 3, None, 32767, 0, 5, -32768],
+        "amount": [-1.0005, 1.0005, 12.3455, 2.5e-4, 5000.0, 0.1 + 0.2, None, 1e-7],
+        "ratio": [0.5, None, -1e300, 3.25, 0.0, 1.0, 2.0, float("inf")],
+        "day": [None, *pl.date_range(pl.date(2024, 2, 27), pl.date(2024, 3, 4), eager=True).to_list()],
+        "flag": [True, False, None, True, False, True, False, True],
+        "at": [None, *pl.datetime_range(pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 7), "1d", eager=True).to_list()],
+    },
+    schema_overrides={"small": pl.Int64},
+)
+
+
+@pytest.mark.parametrize("copy_format", ["binary", "csv"])
+def test_binary_and_text_copy_store_the_same_values(pg_dsn, copy_format):
+    """Binary COPY casts to the table's exact types; numerics round from the float's decimal text half away
+    from zero, as PostgreSQL rounds the text path's values, so both paths store the same table."""
+    table = f"copy_{copy_format}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            f"CREATE TABLE public.{table} (k text, small smallint, amount numeric(14,3), ratio double precision, "
+            "day date, flag boolean, at timestamp)"
+        )
+
+    @dg.asset(key=["public", table])
+    def values() -> pl.DataFrame:
+        return TRICKY
+
+    resources = {"io_manager": PostgresPolarsIOManager(dsn=pg_dsn, copy_format=copy_format)}
+    result = dg.materialize([values], resources=resources)
+    assert result.success
+    written = result.get_asset_materialization_events()[0].materialization.metadata["copy_format"].value
+    assert written == copy_format
+    stored = fetch(pg_dsn, f"SELECT k, small, amount::text, ratio, day, flag, at FROM public.{table} ORDER BY k")
+    amounts = {row[0]: row[2] for row in stored}
+    assert amounts == {"a": "-1.001", "b;c": "1.001", 'quote "q"': "12.346", "line\nbreak": "0.000", "ção": "5000.000",
+                       "": "0.300", None: None, "z": "0.000"}  # fmt: skip
+    by_key = {row[0]: row for row in stored}
+    assert by_key["z"][3] == float("inf") and by_key['quote "q"'][3] == -1e300 and by_key[None][1] == 5
+    expected = fetch(pg_dsn, f"SELECT count(*) FROM public.{table}")
+    assert expected == [(TRICKY.height,)]
+    # the other path on the same frame gives the same rows
+    other = "csv" if copy_format == "binary" else "binary"
+    twin = f"{table}_twin"
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"CREATE TABLE public.{twin} (LIKE public.{table})")
+
+    @dg.asset(key=["public", twin])
+    def twin_values() -> pl.DataFrame:
+        return TRICKY
+
+    assert dg.materialize(
+        [twin_values], resources={"io_manager": PostgresPolarsIOManager(dsn=pg_dsn, copy_format=other)}
+    ).success
+    assert fetch(pg_dsn, f"SELECT * FROM public.{table} EXCEPT SELECT * FROM public.{twin}") == []
+    assert fetch(pg_dsn, f"SELECT * FROM public.{twin} EXCEPT SELECT * FROM public.{table}") == []
+
+
+def test_a_table_with_a_type_binary_copy_cannot_encode_is_written_as_text(pg_dsn):
+    table = f"jsonish_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(f"CREATE TABLE public.{table} (k text, tags jsonb)")
+
+    @dg.asset(key=["public", table])
+    def tagged() -> pl.DataFrame:
+        return pl.DataFrame({"k": ["a"], "tags": ['{"x": 1}']})
+
+    result = dg.materialize([tagged], resources={"io_manager": PostgresPolarsIOManager(dsn=pg_dsn)})
+    assert result.success
+    assert result.get_asset_materialization_events()[0].materialization.metadata["copy_format"].value == "csv"
+    assert fetch(pg_dsn, f"SELECT tags->>'x' FROM public.{table}") == [("1",)]
