@@ -72,6 +72,9 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             put("done", None)
         except BaseException as error:  # handed to the consumer, which re-raises it
             put("error", error)
+        finally:  # stops an upstream stage (e.g. another prefetched generator) at once, from its own thread
+            if hasattr(items, "close"):
+                items.close()
 
     worker = threading.Thread(target=produce, name="ysh-prefetch", daemon=True)
     worker.start()

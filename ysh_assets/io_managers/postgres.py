@@ -546,7 +546,9 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
                 yield frame
 
         rows = 0
-        blocks = encode(frames(), types) if types else _csv_blocks(frames())
+        # Three stages overlap: parsing (and profiling) in one worker thread, encoding in another, sending here.
+        parsed = prefetched(frames())
+        blocks = encode(parsed, types) if types else _csv_blocks(parsed)
         with connection.cursor() as cursor, cursor.copy(statement) as copy:
             for height, payload in prefetched(blocks):
                 copy.write(payload)
