@@ -13,7 +13,7 @@ import io
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -549,8 +549,14 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
         # Three stages overlap: parsing (and profiling) in one worker thread, encoding in another, sending here.
         parsed = prefetched(frames())
         blocks = encode(parsed, types) if types else _csv_blocks(parsed)
-        with connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for height, payload in prefetched(blocks):
+        # closing() both stages: a failed COPY stops both worker threads instead of leaving them blocked
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(statement) as copy,
+            closing(parsed),
+            closing(prefetched(blocks)) as sent,
+        ):
+            for height, payload in sent:
                 copy.write(payload)
                 rows += height
         return rows, copy_format

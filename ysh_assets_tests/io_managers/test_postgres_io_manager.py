@@ -50,11 +50,14 @@ def test_backend_terminated_mid_copy_leaves_previous_partition_and_rerun_converg
     assert dg.materialize([build(1_000, kill=False)], resources=resources, partition_key="module").success
     assert dg.materialize([build(2_000, kill=False)], resources=resources, partition_key="inverter").success
 
+    workers_before = {t for t in threading.enumerate() if t.name == "ysh-prefetch"}
     failed = dg.materialize(
         [build(300_000, kill=True)], resources=resources, partition_key="module", raise_on_error=False
     )
     assert terminated.is_set()
     assert not failed.success
+    # the failed COPY stopped the parse and encode threads too, instead of leaving them blocked
+    assert {t for t in threading.enumerate() if t.name == "ysh-prefetch"} <= workers_before
     counts = dict(fetch(pg_dsn, f"SELECT kind, count(*) FROM public.{table} GROUP BY kind"))
     assert counts == {"module": 1_000, "inverter": 2_000}
 
