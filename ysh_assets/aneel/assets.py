@@ -398,8 +398,11 @@ def generation_units(
         ),
         "unique_unit_ids": ({uf: _unique_ids(report, uf) for uf in ufs}, dg.AssetCheckSeverity.ERROR),
         **{
-            name: ({uf: _row_condition(report, name, uf) for uf in ufs}, dg.AssetCheckSeverity.ERROR)
-            for name in ("uf_matches_partition", "installed_kw_in_range", "no_future_dates")
+            condition.name: (
+                {uf: _row_condition(report, condition.name, uf) for uf in ufs},
+                dg.AssetCheckSeverity.ERROR,
+            )
+            for condition in load.policy.row_conditions
         },
     }
     log_partition_checks(context, GENERATION_UNITS, checks)

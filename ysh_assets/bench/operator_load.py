@@ -9,6 +9,7 @@ checks). Used by `ysh bench gd-load`, which alternates it with `psql \\copy` of 
 """
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -55,17 +56,15 @@ def s3_server():
         server.wait(timeout=10)
 
 
-def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MB of the process tree's largest process, stderr tail)."""
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MB of the largest process this benchmark has waited for so far)."""
     started = time.monotonic()
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # noqa: S603
     _, stderr = child.communicate()
     wall = time.monotonic() - started
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])} failed:\n{stderr[-4000:]}")
-    import resource
-
-    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, stderr[-2000:]
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def _run_parts(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict:
@@ -116,10 +115,10 @@ def operator_reload(zip_path: Path, dsn: str, workdir: Path) -> dict:
         snapshot = [*dagster, "--select", selection, "--partition", today_in_brazil().isoformat()]
         ufs = UF_PARTITIONS.get_partition_keys()
         load = [*dagster, "--select", GENERATION_UNITS.to_user_string(), "--partition-range", f"{ufs[0]}...{ufs[-1]}"]
-        snapshot_wall, _, _ = _timed(snapshot, env)
+        snapshot_wall, _ = _timed(snapshot, env)
         with _instance(home) as instance:
             snapshot_parts = _run_parts(instance, snapshot_keys)
-        load_wall, peak_rss, _ = _timed(load, env)
+        load_wall, peak_rss = _timed(load, env)
         with _instance(home) as instance:
             load_parts = _run_parts(instance, [GENERATION_UNITS])
             records = instance.fetch_materializations(GENERATION_UNITS, limit=1).records

@@ -182,6 +182,12 @@ def as_audited(obj: WarehouseOutput | AuditedLoad) -> AuditedLoad:
     return obj if isinstance(obj, AuditedLoad) else AuditedLoad(obj)
 
 
+def _rows_by_partition(frame: pl.DataFrame, partition_column: str | None) -> pl.DataFrame:
+    """(partition, len) rows: the frame's rows per value of `partition_column` ('' when unpartitioned)."""
+    key = pl.col(partition_column).cast(pl.String) if partition_column else pl.lit("")
+    return frame.group_by(key.alias("partition")).len()
+
+
 class StreamProfile:
     """What the batches written to staging hold, observed as they go: rows per partition (for one static
     partition column, or unpartitioned) and, per partition, each row condition's offending rows with a sample."""
@@ -198,20 +204,16 @@ class StreamProfile:
         self.rows: dict[str, int] = {}
         self.findings: dict[str, dict[str, RowFindings]] = {c.name: {} for c in conditions}
 
-    def _by_partition(self, frame: pl.DataFrame) -> pl.DataFrame:
-        key = pl.col(self._column).cast(pl.String) if self._column else pl.lit("")
-        return frame.group_by(key.alias("partition")).len()
-
     def observe(self, frame: pl.DataFrame) -> None:
         if self.counted:
-            for key, rows in self._by_partition(frame).iter_rows():
+            for key, rows in _rows_by_partition(frame, self._column).iter_rows():
                 self.rows[key] = self.rows.get(key, 0) + rows
         for condition in self._conditions:
             offending = frame.filter(condition.offending)
             if not offending.height:
                 continue
             found = self.findings[condition.name]
-            for key, rows in self._by_partition(offending).iter_rows():
+            for key, rows in _rows_by_partition(offending, self._column).iter_rows():
                 before = found.get(key, RowFindings())
                 sample = before.sample
                 if len(sample) < SAMPLE_ROWS:
@@ -438,9 +440,6 @@ def _resolve_duplicates(
         source="duplicate keys in the load",
         source_sha256=load.source_sha256,
     )
-    partition = pl.col(staged.partition_column).cast(pl.String) if staged.partition_column else pl.lit("")
-    columns_of_key = list(
-        dict.fromkeys([*key_columns, *([staged.partition_column] if staged.partition_column else [])])
-    )
-    keys = copies.select(columns_of_key).unique()
-    return dict(keys.group_by(partition.alias("partition")).len().iter_rows())
+    partition = [staged.partition_column] if staged.partition_column else []
+    keys = copies.unique(subset=list(dict.fromkeys([*key_columns, *partition])))
+    return dict(_rows_by_partition(keys, staged.partition_column).iter_rows())

@@ -18,7 +18,8 @@ from ysh_assets.io_managers.slices import base_type
 
 BLOCK_BYTES = 8 << 20  # per write: measured faster than 32 MB blocks (the socket and the encoder overlap)
 _NUMERIC = re.compile(r"^numeric\((\d+),\s*(\d+)\)$")
-_EXACT = {
+# PostgreSQL column types and the polars types that hold their values exactly (numeric(p, s) aside).
+EXACT_TYPES = {
     "smallint": pl.Int16(),
     "integer": pl.Int32(),
     "bigint": pl.Int64(),
@@ -38,7 +39,7 @@ def exact_type(pg_type: str) -> pl.DataType | None:
     numeric = _NUMERIC.match(pg_type)
     if numeric:
         return pl.Decimal(int(numeric[1]), int(numeric[2]))
-    return _EXACT.get(base_type(pg_type))
+    return EXACT_TYPES.get(base_type(pg_type))
 
 
 def _as_numeric(column: str, dtype: pl.Decimal, source: pl.DataType) -> pl.Expr:

@@ -26,7 +26,7 @@ from psycopg import sql
 from pydantic import Field
 
 from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
-from ysh_assets.io_managers.binary_copy import binary_types, encode
+from ysh_assets.io_managers.binary_copy import EXACT_TYPES, binary_types, encode
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
@@ -127,19 +127,9 @@ def _pg_type_for(dtype: pl.DataType) -> str:
 
 
 def _polars_type_for(pg_type: str) -> pl.DataType:
+    """How values of a column read back: numerics as floats, types without an exact polars twin as text."""
     base = base_type(pg_type)
-    return {
-        "smallint": pl.Int16(),
-        "integer": pl.Int32(),
-        "bigint": pl.Int64(),
-        "numeric": pl.Float64(),
-        "real": pl.Float32(),
-        "double precision": pl.Float64(),
-        "boolean": pl.Boolean(),
-        "date": pl.Date(),
-        "timestamp without time zone": pl.Datetime("us"),
-        "timestamp with time zone": pl.Datetime("us", "UTC"),
-    }.get(base, pl.String())
+    return pl.Float64() if base == "numeric" else EXACT_TYPES.get(base, pl.String())
 
 
 def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[PgColumn]:
