@@ -10,6 +10,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -20,6 +21,7 @@ from ysh_assets.aneel.parsing import (
     TARIFF_COLUMNS,
     UFS,
     GdUnitsReader,
+    _to_utf8,
     open_published_file,
     read_tariffs,
     sniff_encoding,
@@ -285,3 +287,21 @@ def test_sniff_encoding():
     assert sniff_encoding("Radiação;x\n".encode()) == "utf-8"
     assert sniff_encoding("Radiação;x\n".encode("cp1252")) == "cp1252"
     assert sniff_encoding("ok\nRadiação".encode()[:-1]) == "utf-8"  # a character cut by the sample end
+
+
+@pytest.mark.parametrize(
+    "alphabet",
+    [bytes(range(0x80)) + bytes(range(0xA0, 0x100)), bytes(range(0x100))],
+    ids=["ascii-and-latin1-letters", "every-byte"],
+)
+def test_cp1252_blocks_transcode_exactly_as_the_codec_does(alphabet):
+    """The vectorized path (accented letters only) and the codec path (cp1252-only characters, undefined
+    bytes kept as C1 controls) give the codec's bytes on random blocks."""
+    rng = np.random.default_rng(7)
+    for size in (1, 2, 1000, 100_000):
+        block = bytes(rng.choice(np.frombuffer(alphabet, np.uint8), size))
+        expected = block.decode("cp1252", "ysh_cp1252_latin1").encode("utf-8")
+        assert _to_utf8(block, "cp1252") == expected
+    assert _to_utf8("Radiação São Paulo".encode("cp1252"), "cp1252") == "Radiação São Paulo".encode()
+    cp1252_only = "\u201cSolar\u201d \u2013 5 \u20ac"  # curly quotes, en dash, euro: outside ISO-8859-1
+    assert _to_utf8(cp1252_only.encode("cp1252"), "cp1252") == cp1252_only.encode()
