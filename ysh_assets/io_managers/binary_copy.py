@@ -57,14 +57,28 @@ def _as_numeric(column: str, dtype: pl.Decimal, source: pl.DataType) -> pl.Expr:
     return pl.concat_str(parts).cast(dtype).alias(column)
 
 
+def _within_scale(column: str, scale: int) -> pl.Expr:
+    """True when each float of `column` is a decimal of at most `scale` places, exactly representable as an
+    integer count of 10^-scale below 2^53: its shortest text then has no digit to round, and a direct cast to
+    the decimal type gives that very number (the published figures, with two decimals, always are)."""
+    units = pl.col(column) * 10**scale
+    return ((units.abs() < 2**53) & (units.round() / 10**scale == pl.col(column))).or_(pl.col(column).is_null()).all()
+
+
 def exact_frame(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
     """The frame in its columns' exact types (a failed cast raises: the text path would have refused it too)."""
     casts = []
+    floats_within_scale = [
+        _within_scale(name, dtype.scale).alias(name)
+        for name, dtype in types.items()
+        if isinstance(dtype, pl.Decimal) and frame.schema[name].is_float()
+    ]
+    direct = frame.select(floats_within_scale).row(0, named=True) if floats_within_scale else {}
     for name, dtype in types.items():
         source = frame.schema[name]
         if source == dtype:
             continue
-        if isinstance(dtype, pl.Decimal):
+        if isinstance(dtype, pl.Decimal) and not direct.get(name):
             casts.append(_as_numeric(name, dtype, source))
         else:
             casts.append(pl.col(name).cast(dtype, strict=True))
@@ -81,7 +95,8 @@ def encode(frames: Iterator[pl.DataFrame], types: dict[str, pl.DataType]) -> Ite
     """(rows, bytes) blocks of one binary COPY stream: the header with the first block, the trailer last."""
     encoder = None
     for frame in frames:
-        table = exact_frame(frame, types).to_arrow()
+        # string views: no copy of the text into Arrow's offset layout, and pgpq encodes them faster
+        table = exact_frame(frame, types).to_arrow(compat_level=pl.CompatLevel.newest())
         if encoder is None:
             encoder = pgpq.ArrowToPostgresBinaryEncoder(table.schema)
             yield 0, encoder.write_header()
