@@ -198,6 +198,11 @@ def test_list_partitioned_table_gets_whole_partitions_swapped_with_indexes_intac
         pg_dsn, f"SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = '{schema}.units'::regclass"
     )
     assert sorted(leaves) == [(f"{schema}.units_ac",), (f"{schema}.units_al",)]
+    # the staged leaf's bound CHECK (which spares ATTACH its validation scan) is gone once attached
+    checks = fetch(
+        pg_dsn, f"SELECT conname FROM pg_constraint WHERE conrelid = '{schema}.units_ac'::regclass AND contype = 'c'"
+    )
+    assert checks == []
     indexes = fetch(
         pg_dsn, "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'units_ac'", (schema,)
     )
