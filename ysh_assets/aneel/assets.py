@@ -10,6 +10,7 @@ quarantine what cannot be typed.
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -176,10 +177,12 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
                 resource = client.resource(tracked.package, tracked.resource_id)
                 change = change_since(client, resource, known)
                 result = None
+                started = time.monotonic()
                 if change is not None:
                     result = client.download(
                         resource.url, spool, etag=known.get("etag"), last_modified=known.get("http_last_modified")
                     )
+                context.add_output_metadata({"download_seconds": round(time.monotonic() - started, 3)})
         except CkanError as error:
             os.unlink(spool.name)
             if previous is None:
@@ -339,13 +342,16 @@ def generation_units(
     is audited before it is published (see `AuditPolicy`), so a broken publication never replaces good data."""
     ufs = sorted(context.partition_keys)
     reader_of: dict[str, GdUnitsReader] = {}
+    timings: dict[str, float] = {}
 
     def batches() -> Iterator[pl.DataFrame]:
+        started = time.monotonic()
         with (
             snapshot.local_path() as path,
             warehouse.quarantine_writer(context.asset_key, context.run.run_id, snapshot.key, snapshot.sha256) as sink,
             refusing_bad_files(snapshot),
         ):
+            timings["download_seconds"] = round(time.monotonic() - started, 3)
             reader = reader_of.setdefault("reader", GdUnitsReader(path, ufs=ufs))
             uf_field = _field_of_raw_line(reader.open_header().columns.index("SigUF"))
             for batch in reader:
@@ -359,6 +365,8 @@ def generation_units(
             "rows_parsed": reader.rows_loaded,
             "rows_quarantined_by_parser": reader.rows_quarantined,
             "rows_other_ufs": reader.rows_skipped,
+            **timings,
+            "read_seconds": round(reader.read_seconds, 3),
             **_header_metadata(reader.header),
             **_source_metadata(snapshot),
         }

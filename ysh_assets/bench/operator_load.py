@@ -77,7 +77,14 @@ def _run_parts(instance: dg.DagsterInstance, keys: list[dg.AssetKey]) -> dict:
     for key in keys:
         records = instance.fetch_materializations(key, limit=1).records
         metadata = records[0].asset_materialization.metadata if records else {}
-        for name in ("copy_seconds", "audit_seconds", "check_seconds", "store_seconds", "download_seconds"):
+        for name in (
+            "download_seconds",
+            "store_seconds",
+            "read_seconds",
+            "copy_seconds",
+            "audit_seconds",
+            "publish_seconds",
+        ):
             if name in metadata:
                 parts[f"{key.path[-1]} {name}"] = metadata[name].value
     return parts

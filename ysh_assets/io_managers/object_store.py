@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -432,6 +433,7 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
             stored = self._keep_latest(context, partition, obj)
             context.add_output_metadata(self._metadata(stored, reused=True, source=stored.source))
             return
+        started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="ysh-out-") as scratch:
             raw = self._as_raw_file(context, obj, Path(scratch))
             try:
@@ -439,7 +441,8 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
             finally:
                 if raw.temporary:
                     raw.path.unlink(missing_ok=True)
-        context.add_output_metadata(self._metadata(stored, reused=reused, source=raw.source))
+        metadata = self._metadata(stored, reused=reused, source=raw.source)
+        context.add_output_metadata({**metadata, "store_seconds": round(time.monotonic() - started, 3)})
 
     def _metadata(self, stored: StoredObject, *, reused: bool, source: dict[str, Any]) -> dict[str, Any]:
         return {
