@@ -4,6 +4,7 @@ import dagster as dg
 
 from ysh_assets import automation
 from ysh_assets.aneel import definitions as aneel
+from ysh_assets.catalog import definitions as catalog
 from ysh_assets.datasheets import definitions as datasheets
 from ysh_assets.resources import build_resources, with_storage_kind
 from ysh_assets.settings import Settings
@@ -12,6 +13,7 @@ settings = Settings.from_env()
 
 defs = dg.Definitions.merge(
     aneel.defs,
+    catalog.defs,
     datasheets.defs,
     automation.defs,
     # Every run's steps in its run worker's process: the worker is already a process of its own, a subprocess

@@ -3,7 +3,8 @@
 IO manager keys: `io_manager` / `warehouse_io_manager` (tables), `object_store_io_manager` (raw files and
 parquet), `hot_cache_io_manager` (small lookups: Redis in front of the warehouse in `services`, the
 warehouse itself in `local`). Resources: `warehouse` (SQL for quarantine rows and checks), `object_store`,
-`aneel_portal`, `ollama` (optional: without it datasheets are extracted rules-only, and say so).
+`aneel_portal`, `catalog_source` (distributor files), `ollama` (optional: without it datasheets are extracted
+rules-only, and say so).
 Values that may hold a password (DSN, Redis URL) are passed as `dg.EnvVar` when set, so the Dagster UI
 shows the variable name, never the secret.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from ysh_assets.aneel.portal import AneelPortal
+from ysh_assets.catalog.sources import CatalogSource
 from ysh_assets.datasheets.enrich import OllamaResource
 from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
 from ysh_assets.io_managers.frames import STORAGE
@@ -61,5 +63,8 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "object_store_io_manager": ObjectStoreIOManager(store=store),
         "warehouse": sql,
         "aneel_portal": AneelPortal(base_url=settings.ckan_url, sources=settings.sources),
+        "catalog_source": CatalogSource(
+            object_store=store, bundled=settings.sources == "bundled", urls=settings.catalog_urls
+        ),
         "ollama": OllamaResource(base_url=_secret_setting("YSH_OLLAMA_URL"), model=settings.ollama_model),
     }

@@ -5,6 +5,7 @@ The README's settings table is the user-facing copy of this module; keep them in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, str] = {
     "YSH_OLLAMA_MODEL": "llama3.2",
     "YSH_CKAN_URL": "https://dadosabertos.aneel.gov.br",
     "YSH_SOURCES": "live",
+    "YSH_CATALOG_URLS": "",
 }
 
 
@@ -50,6 +52,7 @@ class Settings:
     ollama_model: str
     ckan_url: str
     sources: str
+    catalog_urls: dict[str, list[str]]  # distributor -> the URLs of its files, instead of catalogs/<distributor>/
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -71,6 +74,7 @@ class Settings:
             ollama_model=get("YSH_OLLAMA_MODEL"),
             ckan_url=get("YSH_CKAN_URL"),
             sources=get("YSH_SOURCES"),
+            catalog_urls=_catalog_urls(env.get("YSH_CATALOG_URLS", "")),
         )
         if settings.profile not in PROFILES:
             raise ConfigurationError(f"YSH_PROFILE must be one of {PROFILES}, got {settings.profile!r}")
@@ -88,6 +92,22 @@ class Settings:
         if self.profile == "services":
             return f"s3://{self.s3_bucket}/{self.s3_prefix}".rstrip("/")
         return (self.data_dir / "objects").as_uri()
+
+
+def _catalog_urls(raw: str) -> dict[str, list[str]]:
+    """`YSH_CATALOG_URLS`: a JSON object, distributor -> list of http(s) URLs (empty: none configured)."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"YSH_CATALOG_URLS must be a JSON object of URL lists: {error}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(urls, list) and all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls)
+        for urls in value.values()
+    ):
+        raise ConfigurationError('YSH_CATALOG_URLS must look like {"solfacil": ["https://.../inverters.json"]}')
+    return {str(name).lower(): urls for name, urls in value.items()}
 
 
 _SECRET_KEYS = ("password", "sslpassword")

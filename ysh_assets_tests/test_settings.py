@@ -13,6 +13,15 @@ def test_defaults_give_the_local_profile():
     assert set(DEFAULTS) >= {"YSH_PROFILE", "YSH_PG_DSN", "YSH_S3_ENDPOINT_URL", "YSH_CKAN_URL", "YSH_SOURCES"}
 
 
+def test_catalog_urls_are_a_json_object_of_url_lists():
+    urls = {"YSH_CATALOG_URLS": '{"Solfacil": ["https://example.com/inverters.json"]}'}
+    assert Settings.from_env(urls).catalog_urls == {"solfacil": ["https://example.com/inverters.json"]}
+    assert Settings.from_env({}).catalog_urls == {}
+    for bad in ('["https://example.com/a.json"]', '{"odex": ["ftp://example.com/a.json"]}', "{not json"):
+        with pytest.raises(ValueError, match="YSH_CATALOG_URLS"):
+            Settings.from_env({"YSH_CATALOG_URLS": bad})
+
+
 def test_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="YSH_PROFILE"):
         Settings.from_env({"YSH_PROFILE": "cloud"})

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
@@ -31,6 +30,7 @@ from ysh_assets.aneel.parsing import (
     zip_members,
 )
 from ysh_assets.aneel.portal import AneelPortal, change_since
+from ysh_assets.calendar import TIMEZONE, today_in_brazil
 from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
 from ysh_assets.io_managers.audit import (
     AuditedLoad,
@@ -47,7 +47,6 @@ from ysh_assets.io_managers.redis_cache import TTL_METADATA_KEY
 from ysh_assets.warehouse.sql import Warehouse
 
 GROUP = "aneel"
-TIMEZONE = "America/Sao_Paulo"
 # end_offset=1: today's snapshot is a partition of its own, named by the day it was taken.
 SNAPSHOT_DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone=TIMEZONE, end_offset=1)
 UF_PARTITIONS = dg.StaticPartitionsDefinition(list(UFS))
@@ -63,10 +62,6 @@ GENERATION_UNITS = dg.AssetKey(["aneel", "generation_units"])
 TARIFFS = dg.AssetKey(["aneel", "tariffs"])
 
 PORTAL_RETRY = dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-
-
-def today_in_brazil() -> date:
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 @dg.asset(

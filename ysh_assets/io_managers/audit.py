@@ -166,6 +166,9 @@ class AuditedLoad:
     source_rows: Callable[[], int | None] = lambda: None
     source: str | None = None  # what the rows were read from, for messages (e.g. the stored object's key)
     source_sha256: str | None = None
+    # Rows per partition scope to compare the staged rows with, instead of what the published slice holds:
+    # a daily snapshot's partition is new every day, so it is compared with the day before.
+    baseline_rows: Callable[[], dict[str, int]] | None = None
     report: AuditReport | None = None
 
 
@@ -284,7 +287,7 @@ def audit_staged(
         if staged.enforce_unique and not staged.enforce_unique(key):
             raise dg.DagsterInvariantViolationError(f"staged rows still repeat {key} after resolving duplicates")
     staged_rows = _staged_rows(session, staged, recount=bool(repeated))
-    previous_rows = _previous_rows(session, staged)
+    previous_rows = load.baseline_rows() if load.baseline_rows else _previous_rows(session, staged)
     quarantined = quarantine.staged_count(session, asset, run_id)
     source_rows = load.source_rows()
     results = []
@@ -300,9 +303,13 @@ def audit_staged(
     )
 
     shrunken = {
-        key: {"previous": before, "staged": staged_rows[key], "lost_share": round(1 - staged_rows[key] / before, 4)}
+        key: {
+            "previous": before,
+            "staged": staged_rows.get(key, 0),
+            "lost_share": round(1 - staged_rows.get(key, 0) / before, 4),
+        }
         for key, before in previous_rows.items()
-        if before and 1 - staged_rows[key] / before > thresholds.max_partition_shrink
+        if before and 1 - staged_rows.get(key, 0) / before > thresholds.max_partition_shrink
     }
     results.append(
         AuditResult(
@@ -393,6 +400,8 @@ def _resolve_duplicates(
     copies = session.frame(f"SELECT {columns} FROM {stage} WHERE ({key}) IN ({repeated})")
     session.execute(f"DELETE FROM {stage} WHERE ({key}) IN ({repeated})")
     key_columns = list(load.policy.unique_key)
+    # without a partition column the slice is one scope: '' unpartitioned, or the one partition it writes
+    whole = next(iter(staged.scopes), "")
     distinct = copies.unique()
     variants = distinct.group_by(key_columns).len("variants")
     identical = distinct.join(variants.filter(pl.col("variants") == 1), on=key_columns).drop("variants")
@@ -428,7 +437,9 @@ def _resolve_duplicates(
             line_number=pl.lit(None, pl.Int64),
             reason="reason",
             raw_record=pl.struct(staged.columns).struct.json_encode(),
-            partition_key=pl.col(staged.partition_column) if staged.partition_column else pl.lit(None, pl.String),
+            partition_key=pl.col(staged.partition_column)
+            if staged.partition_column
+            else pl.lit(whole or None, pl.String),
         )
     )
     quarantine.append(
@@ -442,4 +453,6 @@ def _resolve_duplicates(
     )
     partition = [staged.partition_column] if staged.partition_column else []
     keys = copies.unique(subset=list(dict.fromkeys([*key_columns, *partition])))
+    if not staged.partition_column:
+        return {whole: keys.height}
     return dict(_rows_by_partition(keys, staged.partition_column).iter_rows())

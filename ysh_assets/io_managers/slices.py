@@ -60,11 +60,15 @@ def partition_scopes(
 ) -> dict[str, str]:
     """Partition key -> WHERE clause of its rows, for each partition the write covers.
 
-    Unpartitioned writes (and multi-dimensional ones, audited as a whole) have the single key ''.
+    Unpartitioned writes have the single key ''; multi-dimensional ones are audited as a whole, under their
+    partition key when they write one partition (else '').
     """
     dimensions = table_slice.partition_dimensions or []
-    if len(dimensions) != 1 or not context.has_asset_partitions:
+    if not context.has_asset_partitions:
         return {"": partition_where(table_slice, column_types).as_string(None)}
+    if len(dimensions) != 1:
+        keys = context.asset_partition_keys
+        return {keys[0] if len(keys) == 1 else "": partition_where(table_slice, column_types).as_string(None)}
     (dimension,) = dimensions
     definition = context.asset_partitions_def
     scopes = {}

@@ -1,4 +1,5 @@
-"""SQL access to the warehouse for what IO managers do not do: quarantine rows and asset-check queries.
+"""SQL access to the warehouse for what IO managers do not do: quarantine rows, the change log and asset-check
+queries.
 
 One resource, two engines (PostgreSQL in `services`, the DuckDB file in `local`), so asset and check code
 never branches on the profile. Statements use `%s` placeholders and SQL both engines accept.
@@ -12,7 +13,7 @@ import dagster as dg
 import polars as pl
 from psycopg import sql as pgsql
 
-from ysh_assets.warehouse import quarantine
+from ysh_assets.warehouse import change_log, quarantine
 from ysh_assets.warehouse.engines import WarehouseEngine, engine_for, migrate_once
 from ysh_assets.warehouse.sessions import SqlSession
 
@@ -71,6 +72,13 @@ class Warehouse(dg.ConfigurableResource):
         with self._session() as session:
             quarantine.clear_attempt(session, asset, run_id)
             yield QuarantineWriter(session, asset, run_id, source, source_sha256)
+
+    def replace_changes(self, asset_key: dg.AssetKey, partition_key: str, run_id: str, rows: pl.DataFrame) -> None:
+        """The changes a partition found (`change_log.ROW_SCHEMA`) replace what it logged before, at once."""
+        with self._session() as session:
+            change_log.replace(
+                session, rows, asset=asset_key.to_user_string(), partition_key=partition_key, run_id=run_id
+            )
 
     def replace_quarantine(
         self, asset_key: dg.AssetKey, partition_key: str, run_id: str, source: str, rows: pl.DataFrame

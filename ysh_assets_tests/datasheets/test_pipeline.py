@@ -20,11 +20,11 @@ from ysh_assets.datasheets.sensors import (
     MAX_NEW_PER_TICK,
     OBJECT_KEY_TAG,
     PDF_PARTITIONS,
-    SensorCursor,
     scan_incoming,
 )
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
+from ysh_assets.object_cursor import SensorCursor
 from ysh_assets.warehouse.sql import Warehouse
 from ysh_assets_tests.doubles.ollama_server import OllamaServer
 
