@@ -13,6 +13,9 @@ chain of runs, one per partition family, in dependency order:
 3. `aneel_tariffs_current_job` follows the tariffs load (or runs straight away when tariffs were already
    current, since "in force today" changes with the date).
 
+Beside it, `catalog_daily` (03:00) launches each distributor's catalog run of the day and
+`certifications_weekly` refreshes the certification lists; `ysh daily` and CI run them after the ANEEL chain.
+
 `hourly_incremental` checks the catalog and conditional responses every hour and launches step 1 only for
 the resources that changed; steps 2 and 3 follow the same way.
 """
@@ -38,6 +41,9 @@ from ysh_assets.aneel.assets import (
 )
 from ysh_assets.aneel.ckan import CkanError
 from ysh_assets.aneel.portal import AneelPortal, change_since
+from ysh_assets.catalog.assets import EQUIPMENT_PARTITIONS
+from ysh_assets.catalog.definitions import catalog_certifications_job, catalog_daily_job
+from ysh_assets.catalog.distributors import DISTRIBUTORS
 
 aneel_snapshot_job = dg.define_asset_job(
     "aneel_snapshot_job",
@@ -200,19 +206,46 @@ DAILY_SEQUENCE = (
 )
 
 
-def daily_sequence_tags(day: date | None = None) -> list[tuple[str, dict[str, str]]]:
-    """The daily chain as (job name, run tags), in order: what CI and `ysh daily` execute one after another."""
-    snapshot = {"dagster/partition": (day or today_in_brazil()).isoformat()}
+def aneel_sequence_tags(day: date) -> list[tuple[str, dict[str, str]]]:
+    """The ANEEL chain as (job name, run tags), in dependency order."""
+    snapshot = {"dagster/partition": day.isoformat()}
     return [
         (job.name, snapshot if job is aneel_snapshot_job else full_range_tags(parts) if parts else {})
         for job, parts in DAILY_SEQUENCE
     ]
 
 
-def run_daily_sequence(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
-    """Executes the daily chain synchronously in this process, stopping at the first failed run."""
+def catalog_sequence_tags(day: date) -> list[tuple[str, dict[str, str]]]:
+    """The certification lists, then each distributor's catalog of the day (its links need the lists)."""
+    certifications = [
+        (catalog_certifications_job.name, {"dagster/partition": key})
+        for key in EQUIPMENT_PARTITIONS.get_partition_keys()
+    ]
+    distributors = [
+        (
+            catalog_daily_job.name,
+            {"dagster/partition": str(dg.MultiPartitionKey({"day": day.isoformat(), "distributor": d}))},
+        )
+        for d in DISTRIBUTORS
+    ]
+    return certifications + distributors
+
+
+def daily_sequence_tags(day: date | None = None) -> list[tuple[str, dict[str, str]]]:
+    """The whole daily chain as (job name, run tags), in order: what CI and `ysh daily` execute one after another
+    (the ANEEL chain, then the catalog beside it: the two share no assets)."""
+    day = day or today_in_brazil()
+    return aneel_sequence_tags(day) + catalog_sequence_tags(day)
+
+
+def run_daily_sequence(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sequence: list[tuple[str, dict[str, str]]] | None = None,
+) -> list[dg.ExecuteInProcessResult]:
+    """Executes the daily chain (or `sequence`) synchronously in this process, stopping at the first failed run."""
     results = []
-    for job_name, tags in daily_sequence_tags():
+    for job_name, tags in sequence if sequence is not None else daily_sequence_tags():
         result = definitions.resolve_job_def(job_name).execute_in_process(
             instance=instance, tags=tags, raise_on_error=False
         )

@@ -38,8 +38,18 @@ SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
      "FROM aneel.tariffs GROUP BY 1 ORDER BY 1"),
     ("aneel.tariffs_current", "SELECT sig_agente, dsc_sub_grupo, dsc_detalhe, dsc_unidade_terciaria, vlr_tusd, "
      "vlr_te, vlr_te_rs_kwh FROM aneel.tariffs_current ORDER BY sig_agente, dsc_detalhe"),
-    ("pipeline.quarantine", "SELECT asset_key, partition_key, line_number, reason FROM pipeline.quarantine "
-     "ORDER BY asset_key, line_number"),
+    ("products.products", "SELECT snapshot_date, distributor, category, count(*) AS products, "
+     "round((percentile_cont(0.5) WITHIN GROUP (ORDER BY price_brl))::numeric, 2) AS median_price_brl "
+     "FROM products.products GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+    ("products.solar_kits", "SELECT snapshot_date, distributor, count(*) AS kits, round(avg(system_power_kwp), 2) "
+     "AS avg_kwp, round((percentile_cont(0.5) WITHIN GROUP (ORDER BY price_per_wp))::numeric, 2) AS median_brl_per_wp "
+     "FROM products.solar_kits GROUP BY 1, 2 ORDER BY 1, 2"),
+    ("products.certification_links", "SELECT distributor, match_kind, count(*) AS products "
+     "FROM products.certification_links GROUP BY 1, 2 ORDER BY 1, 2"),
+    ("aneel.certifications", "SELECT equipment_type, certifier, count(*) AS certified FROM aneel.certifications "
+     "GROUP BY 1, 2 ORDER BY 1, 2"),
+    ("pipeline.quarantine", "SELECT asset_key, count(*) AS rows, min(reason) AS first_reason "
+     "FROM pipeline.quarantine GROUP BY asset_key ORDER BY asset_key"),
 )  # fmt: skip
 
 
@@ -127,12 +137,41 @@ def _extract_pdf(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _parse_catalog(args: argparse.Namespace) -> int:
+    """Every accepted record of the file as a JSON line on stdout, every rejected one (with its reason) on
+    stderr, by the same adapters as the catalog assets; exit status 2 only for a file that cannot be used."""
+    import json
+
+    from ysh_assets.catalog.distributors import read_catalog
+    from ysh_assets.catalog.records import CatalogFormatError
+
+    try:
+        batch = read_catalog(args.distributor, args.file)
+    except (CatalogFormatError, OSError) as error:
+        print(f"ysh parse-catalog: {error}", file=sys.stderr)
+        return 2
+    for record in batch.accepted_records():
+        print(json.dumps(record, ensure_ascii=False, default=str))
+    for record in batch.rejected_records():
+        print(json.dumps(record, ensure_ascii=False, default=str), file=sys.stderr)
+    return 0
+
+
 def _bench_pdf_accuracy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ysh_assets.datasheets import accuracy
 
     accuracy.run(Path(args.directory), Path(args.labels) if args.labels else None)
+    return 0
+
+
+def _bench_catalog(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ysh_assets.bench import catalog
+
+    catalog.run(Path(args.directory), products=args.products)
     return 0
 
 
@@ -163,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     extract_cmd.add_argument("--rules-only", action="store_true", help="do not ask Ollama ($YSH_OLLAMA_URL)")
     extract_cmd.set_defaults(handler=_extract_pdf)
 
+    catalog_cmd = commands.add_parser(
+        "parse-catalog", help="print a distributor file's normalized products or kits as JSON lines"
+    )
+    catalog_cmd.add_argument("distributor", metavar="DISTRIBUTOR")
+    catalog_cmd.add_argument("file", metavar="FILE")
+    catalog_cmd.set_defaults(handler=_parse_catalog)
+
     bench = commands.add_parser("bench", help="benchmarks (never part of the tests)").add_subparsers(
         dest="benchmark", required=True
     )
@@ -178,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="operator: whole `dagster asset materialize` processes vs psql \\copy; asset: the asset bodies in-process",
     )
     gd_cmd.set_defaults(handler=_bench_gd_load)
+    catalog_bench = bench.add_parser(
+        "catalog", help="kit parsing accuracy on distributor files in DIR, certification matching throughput"
+    )
+    catalog_bench.add_argument(
+        "directory", metavar="DIR", help="distributor files (DIR/<distributor>/... or <distributor>_*)"
+    )
+    catalog_bench.add_argument("--products", type=int, default=10_000, help="products matched against the CEC lists")
+    catalog_bench.set_defaults(handler=_bench_catalog)
     pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against a labels file, pages/s")
     pdf_cmd.add_argument("directory", metavar="DIR")
     pdf_cmd.add_argument("--labels", help="labels file (default: DIR/labels.json)")

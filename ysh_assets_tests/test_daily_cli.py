@@ -42,7 +42,13 @@ def test_daily_sequence_with_dagster_job_execute_on_the_local_profile(base_env, 
         assert conn.sql("SELECT count(*) FROM aneel.tariffs").fetchone() == (11,)
         current = conn.sql("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
         assert current == tariffs_in_force(conn.sql("SELECT * FROM aneel.tariffs").pl(), today_in_brazil()).height
-        assert conn.sql("SELECT count(*) FROM pipeline.quarantine").fetchone() == (0,)
+        assert conn.sql("SELECT count(*) FROM pipeline.quarantine WHERE asset_key LIKE 'aneel/%'").fetchone() == (0,)
+        assert conn.sql("SELECT count(DISTINCT distributor) FROM products.products").fetchone() == (5,)
+        assert conn.sql("SELECT count(*) FROM products.solar_kits").fetchone()[0] > 300
+        assert (
+            conn.sql("SELECT count(*) FROM products.certification_links").fetchone()
+            == conn.sql("SELECT count(*) FROM products.products").fetchone()
+        )
     assert list((tmp_path / "data" / "objects" / "aneel" / "gd_units_raw").glob("*/_manifest.json"))
 
 
@@ -62,7 +68,11 @@ def test_daily_sequence_with_dagster_job_execute_on_the_services_profile(
     )
     with psycopg.connect(empty_pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM aneel.generation_units").fetchone() == (200,)
-        assert conn.execute("SELECT count(*) FROM pipeline.quarantine").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pipeline.quarantine WHERE asset_key LIKE 'aneel/%'").fetchone() == (
+            0,
+        )
+        assert conn.execute("SELECT count(*) FROM aneel.certifications").fetchone() == (20110,)
+        assert conn.execute("SELECT count(DISTINCT distributor) FROM products.solar_kits").fetchone() == (3,)
         in_table = conn.execute("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
     cached = json.loads(redis.Redis.from_url(redis_url).get("ysh:aneel/tariffs_current"))
     assert len(cached["rows"]) == in_table

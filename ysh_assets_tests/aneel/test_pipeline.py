@@ -122,7 +122,9 @@ def checks_of(result) -> dict[str, bool]:
 
 
 def test_daily_sequence_loads_typed_rows_into_postgres_s3_and_redis(stack):
-    results = automation.run_daily_sequence(stack.definitions, stack.instance)
+    results = automation.run_daily_sequence(
+        stack.definitions, stack.instance, automation.aneel_sequence_tags(today_in_brazil())
+    )
     assert [r.success for r in results] == [True] * 4
 
     raw = metadata_of(results[0], GD_UNITS_RAW)
