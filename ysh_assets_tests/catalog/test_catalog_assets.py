@@ -15,9 +15,10 @@ import duckdb
 import psycopg
 import pytest
 
+from ysh_assets.calendar import today_in_brazil
 from ysh_assets.catalog import definitions as catalog
 from ysh_assets.catalog.assets import CERTIFICATION_LINKS, KIT_COMPONENTS, PRICE_CHANGES, PRODUCTS, SOLAR_KITS
-from ysh_assets.catalog.distributors import read_catalog
+from ysh_assets.catalog.distributors import DISTRIBUTORS, read_catalog
 from ysh_assets.catalog.sources import BUNDLED_CATALOGS, CatalogSource, snapshot_keys
 from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
 from ysh_assets.io_managers.object_store import ObjectStore
@@ -330,3 +331,35 @@ def test_configured_urls_are_fetched_for_their_distributor(tmp_path, http_files)
     assert not missing.success
     failure = next(e for e in missing.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
     assert "gone.json: could not be fetched" in failure.step_failure_data.error.message
+
+
+def test_the_sensor_starts_one_run_per_distributor_and_day_for_new_or_replaced_files(services):
+    defs, instance, store, _ = services
+    sensor = defs.get_sensor_def("new_catalog_file_sensor")
+
+    def evaluate(cursor: str | None) -> dg.SensorResult:
+        with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"object_store": store}) as context:
+            return sensor(context)
+
+    store.put_file(f"catalogs/solfacil/{DAY_1}/inverters.json", FIXTURES / SOLFACIL_INVERTERS)
+    store.put_file(f"catalogs/solfacil/{DAY_1}/panels.json", FIXTURES / "solfacil_solfacil-panels.json")
+    store.put_file("catalogs/odex/inverters.json", FIXTURES / "odex_odex-inverters.json")
+    store.put_bytes("catalogs/nobody/file.json", b"[]")
+    first = evaluate(None)
+    today = dg.MultiPartitionKey({"day": today_in_brazil().isoformat(), "distributor": "odex"})
+    assert sorted(r.partition_key for r in first.run_requests) == sorted([partition(DAY_1, "solfacil"), str(today)])
+    assert evaluate(first.cursor).run_requests == []  # nothing new
+    store.put_bytes(f"catalogs/solfacil/{DAY_1}/inverters.json", b"[]")  # replaced: the day runs again
+    again = evaluate(first.cursor)
+    assert [r.partition_key for r in again.run_requests] == [partition(DAY_1, "solfacil")]
+    assert again.run_requests[0].run_key != next(r.run_key for r in first.run_requests if "solfacil" in r.partition_key)
+
+
+def test_the_daily_schedule_asks_for_every_distributors_day():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    when = datetime(2026, 12, 1, 3, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    with dg.build_schedule_context(scheduled_execution_time=when) as context:
+        requests = catalog.catalog_daily(context)
+    assert sorted(r.partition_key for r in requests) == sorted(partition(DAY_2, d) for d in DISTRIBUTORS)
