@@ -92,6 +92,9 @@ _GENERIC = {
     "hibrido", "monofasico", "trifasico", "bifacial", "monocristalino", "policristalino", "n-type", "tier",
     "kit", "instal", "insta", "instalacao", "marca", "estrutura", "cabo", "cabos", "conector", "conectores",
     "mc4", "string", "box", "stringbox", "vcc", "vca", "wp", "kwp", "w", "kw", "ah", "v", "a", "h",
+    # roofs and mounts, which describe a structure
+    "telhado", "ceramico", "ceramica", "colonial", "fibrocimento", "metalico", "metalica", "laje", "solo", "zinco",
+    "trapezoidal", "sem", "perfil", "aluminio", "carport", "fixacao", "suporte", "telha",
 }  # fmt: skip
 # A singular category noun leading an item without a count (`Inversor 2000W 48Vcc / 127Vca`) is one unit.
 _SINGULAR = re.compile(

@@ -226,3 +226,12 @@ def test_text_helpers():
     assert ac_voltage("Inversor Híbrido Deye SUN5K (US) - 5000W - 48/120-240V") == 120
     assert ac_voltage("Microinversor 2250W - 220V") == 220
     assert ac_voltage("Bateria 48V") is None
+
+
+def test_a_structures_roof_is_not_its_manufacturer():
+    parsed = parse_composition("8x 550Wp Jinko | 1x Estrutura Telhado Cerâmico | 1x Estrutura Solo Romagnole")
+    assert [(c.category, c.manufacturer) for c in parsed] == [
+        ("module", "JINKO"),
+        ("structure", None),
+        ("structure", "ROMAGNOLE"),
+    ]
