@@ -26,7 +26,15 @@ from ysh_assets.catalog.tables import (
     rejected_frame,
 )
 from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
-from ysh_assets.io_managers.audit import AuditedLoad, AuditPolicy, AuditReport, LoadAuditConfig, audit_report
+from ysh_assets.io_managers.audit import (
+    AuditedLoad,
+    AuditPolicy,
+    AuditReport,
+    AuditResult,
+    LoadAuditConfig,
+    audit_report,
+    count_audits,
+)
 from ysh_assets.io_managers.frames import STORAGE
 from ysh_assets.warehouse.sql import Warehouse
 
@@ -42,6 +50,8 @@ CATALOG_PARTITION_EXPR = {"day": "snapshot_date", "distributor": "distributor"}
 # The catalog's tables live in the `products` schema (sql/003, sql/009), not in one named after the domain.
 CATALOG_TABLE = {"partition_expr": CATALOG_PARTITION_EXPR, "schema": "products", STORAGE: "warehouse"}
 BASELINE_DAYS = 31  # how far back the audit looks for the distributor's previous snapshot
+MAX_BASELINE_EVENTS = 10_000  # materializations read to find it (re-runs of a day each add one)
+PRICE_LOOKBACK_DAYS = 7  # price changes compare with the newest snapshot this many days back at most
 
 # Plausible unit prices in BRL per category (a module below R$ 100 or a kit above R$ 2 million is a parse
 # error or a placeholder, not an offer).
@@ -81,7 +91,7 @@ def _previous_snapshot_rows(instance: dg.DagsterInstance, key: dg.AssetKey, day:
         for n in range(1, BASELINE_DAYS + 1)
     ]
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=len(partitions)
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions), limit=MAX_BASELINE_EVENTS
     ).records
     newest = max(records, key=lambda r: (r.partition_key, r.timestamp), default=None)
     if newest is None:
@@ -116,21 +126,28 @@ def _load(
     config: CatalogLoadConfig,
     unique_key: tuple[str, ...],
     source: str,
-) -> AuditedLoad:
-    """The frame as an audited load; its rejected records are staged in the quarantine with it."""
+) -> tuple[AuditedLoad, list[AuditResult]]:
+    """The frame as an audited load, its rejected records staged in the quarantine, and the count audits it
+    already fails: products and kits are checked together before either is written, so a refused snapshot
+    publishes neither (each is audited again, on what was staged, when it is written)."""
     day, distributor = _day_and_distributor(context)
     with warehouse.quarantine_writer(key, context.run.run_id, source) as sink:
         sink.write(rejected, context.partition_key)
     previous = _previous_snapshot_rows(context.instance, key, day, distributor)
+    baseline = {context.partition_key: previous} if previous else {}
     if frame.is_empty() and rejected.is_empty():  # the distributor publishes none of these (kits, or products)
         config = config.model_copy(update={"allow_empty_source": True})  # the shrink audit still guards
-    return AuditedLoad(
+    load = AuditedLoad(
         frame,
         policy=AuditPolicy(thresholds=config, unique_key=unique_key),
         source_rows=lambda: frame.height + rejected.height,
         source=source,
-        baseline_rows=lambda: {context.partition_key: previous} if previous else {},
+        baseline_rows=lambda: baseline,
     )
+    audits = count_audits(
+        config, frame.height + rejected.height, {context.partition_key: frame.height}, baseline, rejected.height
+    )
+    return load, [audit for audit in audits if not audit.passed]
 
 
 def _catalog_check(asset: dg.AssetKey, name: str, description: str) -> dg.AssetCheckSpec:
@@ -141,7 +158,11 @@ PRODUCT_CHECKS = [
     _catalog_check(
         PRODUCTS, "price_plausible", "Every priced product costs more than 0 and within its category's range."
     ),
-    _catalog_check(PRODUCTS, "unique_source_ids", "No (distributor, source id) twice in a day's snapshot."),
+    _catalog_check(
+        PRODUCTS,
+        "unique_source_ids",
+        "WARN when a day's files repeat a (distributor, source id): the load keeps one copy, quarantines the rest.",
+    ),
     _catalog_check(
         PRODUCTS,
         "quarantine_share",
@@ -152,7 +173,11 @@ KIT_CHECKS = [
     _catalog_check(
         SOLAR_KITS, "kwp_matches_modules", f"A kit's kWp is the sum of its modules within {KWP_TOLERANCE:.0%}."
     ),
-    _catalog_check(SOLAR_KITS, "unique_source_ids", "No kit id twice in a day's snapshot."),
+    _catalog_check(
+        SOLAR_KITS,
+        "unique_source_ids",
+        "WARN when a day's files repeat a kit id: the load keeps one copy, quarantines the rest.",
+    ),
     _catalog_check(
         SOLAR_KITS,
         "quarantine_share",
@@ -199,22 +224,35 @@ def catalog_snapshot(
     day, distributor = _day_and_distributor(context)
     batches = _read_files(catalog_source, distributor, day)
     source = ", ".join(b.file for b in batches)
-    product_batches = [b for b in batches if not b.kits]  # a file's rejected records go with what it holds
-    kit_batches = [b for b in batches if b.kits]
+    product_batches = [b for b in batches if b.holds != "kits"]  # a file's rejected records go with its layout
+    kit_batches = [b for b in batches if b.holds == "kits"]
     products = products_frame(batches, day)
     kits = kits_frame(batches, day)
     components = link_components(components_frame(batches, day), products)
 
-    product_load = _load(
+    product_load, product_refusals = _load(
         context, warehouse, PRODUCTS, products, rejected_frame(product_batches), config,
         ("snapshot_date", "distributor", "product_id"), source,
     )  # fmt: skip
-    repeated = {"repeated_records": sum(b.repeated for b in product_batches)}  # identical copies, counted
-    yield dg.Output(product_load, output_name=PRODUCTS.to_python_identifier(), metadata=repeated)
-    kit_load = _load(
+    kit_load, kit_refusals = _load(
         context, warehouse, SOLAR_KITS, kits, rejected_frame(kit_batches), config,
         ("snapshot_date", "distributor", "kit_id"), source,
     )  # fmt: skip
+    refusals = {PRODUCTS: product_refusals, SOLAR_KITS: kit_refusals}
+    if any(refusals.values()):
+        for key in refusals:
+            warehouse.reject_quarantine(key, context.run.run_id)
+        reasons = "; ".join(
+            f"{key.to_user_string()} {a.name}: {a.figures.get('reason')}"
+            for key, found in refusals.items()
+            for a in found
+        )
+        raise dg.Failure(
+            description=f"{distributor} snapshot of {day} refused, nothing published: {reasons}",
+            metadata={key.to_user_string(): {a.name: a.figures for a in found} for key, found in refusals.items()},
+        )
+    repeated = {"repeated_records": sum(b.repeated for b in product_batches)}  # identical copies, counted
+    yield dg.Output(product_load, output_name=PRODUCTS.to_python_identifier(), metadata=repeated)
     repeated = {"repeated_records": sum(b.repeated for b in kit_batches)}
     yield dg.Output(kit_load, output_name=SOLAR_KITS.to_python_identifier(), metadata=repeated)
     component_load = AuditedLoad(  # kits without components publish none; a distributor without kits, no rows
@@ -234,7 +272,7 @@ def catalog_snapshot(
         PRODUCTS,
         {
             "price_plausible": ({partition: price_plausible(products)}, dg.AssetCheckSeverity.ERROR),
-            "unique_source_ids": ({partition: _unique(product_report, partition)}, dg.AssetCheckSeverity.ERROR),
+            "unique_source_ids": ({partition: _unique(product_report, partition)}, dg.AssetCheckSeverity.WARN),
             "quarantine_share": ({partition: _quarantine_share(product_report)}, dg.AssetCheckSeverity.ERROR),
         },
     )
@@ -243,7 +281,7 @@ def catalog_snapshot(
         SOLAR_KITS,
         {
             "kwp_matches_modules": ({partition: kwp_matches_modules(kits, components)}, dg.AssetCheckSeverity.WARN),
-            "unique_source_ids": ({partition: _unique(kit_report, partition)}, dg.AssetCheckSeverity.ERROR),
+            "unique_source_ids": ({partition: _unique(kit_report, partition)}, dg.AssetCheckSeverity.WARN),
             "quarantine_share": ({partition: _quarantine_share(kit_report)}, dg.AssetCheckSeverity.ERROR),
         },
     )
@@ -287,8 +325,9 @@ def kwp_matches_modules(kits: pl.DataFrame, components: pl.DataFrame) -> Partiti
 
 
 def _unique(report: AuditReport, partition: str) -> PartitionCheck:
-    """Repeated ids were resolved by the load (the first kept, the others quarantined): reported, not failed."""
-    return PartitionCheck(True, {"repeated_ids_resolved": report.repeated_keys.get(partition, 0)})
+    """Ids the day's records repeated: the load resolved them (one copy kept, the others quarantined)."""
+    repeated = report.repeated_keys.get(partition, 0)
+    return PartitionCheck(repeated == 0, {"repeated_ids_resolved": repeated})
 
 
 def _quarantine_share(report: AuditReport) -> PartitionCheck:
@@ -301,12 +340,14 @@ def _quarantine_share(report: AuditReport) -> PartitionCheck:
     )  # fmt: skip
 
 
-# The same distributor's snapshots of the day before and of the day (none before the first day).
-DAY_AND_DAY_BEFORE = dg.MultiPartitionMapping(
+# The same distributor's snapshots of the day and of the week before it (none before the first day).
+DAY_AND_WEEK_BEFORE = dg.MultiPartitionMapping(
     {
         "day": dg.DimensionPartitionMapping(
             "day",
-            dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True),
+            dg.TimeWindowPartitionMapping(
+                start_offset=-PRICE_LOOKBACK_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
+            ),
         ),
         "distributor": dg.DimensionPartitionMapping("distributor", dg.IdentityPartitionMapping()),
     }
@@ -316,18 +357,20 @@ DAY_AND_DAY_BEFORE = dg.MultiPartitionMapping(
 @dg.asset(
     key=PRICE_CHANGES,
     partitions_def=CATALOG_PARTITIONS,
-    ins={"snapshots": dg.AssetIn(PRODUCTS, partition_mapping=DAY_AND_DAY_BEFORE)},
+    ins={"snapshots": dg.AssetIn(PRODUCTS, partition_mapping=DAY_AND_WEEK_BEFORE)},
     group_name=GROUP,
     kinds={"polars"},
     metadata={STORAGE: "warehouse"},
-    description="A distributor's price changes from one day's snapshot to the next, written to audit.change_log.",
+    description="A distributor's price changes since its previous snapshot (at most a week back), written to "
+    "audit.change_log.",
 )
 def catalog_price_changes(
     context: dg.AssetExecutionContext, snapshots: pl.DataFrame, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     day, _ = _day_and_distributor(context)
     today = snapshots.filter(pl.col("snapshot_date") == day)
-    yesterday = snapshots.filter(pl.col("snapshot_date") == day - timedelta(days=1))
+    earlier = snapshots.filter(pl.col("snapshot_date") < day)["snapshot_date"].max()
+    yesterday = snapshots.filter(pl.col("snapshot_date") == earlier)  # the previous snapshot, skipped days aside
     changes = price_changes(yesterday, today)
     warehouse.replace_changes(PRICE_CHANGES, context.partition_key, context.run.run_id, changes)
     before, after = set(yesterday["product_id"]), set(today["product_id"])
@@ -360,7 +403,10 @@ def certifications(
 ) -> dg.Output:
     equipment_type = context.partition_key
     with catalog_source.certification_files() as files:
-        batches = [batch for file in files for batch in load_certification_file(file.path, file.name)]
+        every = [batch for file in files for batch in load_certification_file(file.path, file.name)]
+    batches = [b for b in every if b.equipment_type == equipment_type]  # lists of this type, and their rejects
+    if not batches:
+        raise dg.Failure(f"no {equipment_type} certification list among {[b.file for b in every]}")
     frames = [b.certifications.filter(pl.col("equipment_type") == equipment_type) for b in batches]
     rows = pl.concat(
         [pl.DataFrame(schema=CERTIFICATION_SCHEMA), *(f.select(CERTIFICATION_SCHEMA.names()) for f in frames)]

@@ -107,6 +107,7 @@ class CertificationBatch:
     certifications: pl.DataFrame
     rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_REJECTED_SCHEMA))
     duplicates: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_REJECTED_SCHEMA))
+    equipment_type: str = ""  # what the list certifies (its rejected records belong to that type)
 
     @property
     def duplicates_resolved(self) -> int:
@@ -332,6 +333,7 @@ def load_cec(path: str | Path, equipment_type: str) -> CertificationBatch:
     kept, duplicates = _resolve_duplicates(records, "latest CEC listing date")
     return CertificationBatch(
         file=path.name,
+        equipment_type=equipment_type,
         certifications=pl.DataFrame(kept, schema=_CEC_SCHEMA),
         rejected=pl.DataFrame(rejected, schema=_REJECTED_SCHEMA),
         duplicates=pl.DataFrame(duplicates, schema=_REJECTED_SCHEMA),
@@ -508,6 +510,7 @@ def _inmetro_rows(rows: list[list[Any]], file: str, equipment_type: str) -> Cert
     kept, duplicates = _resolve_duplicates(records, "latest registration year")
     return CertificationBatch(
         file=file,
+        equipment_type=equipment_type,
         certifications=pl.DataFrame(kept, schema=_SCHEMA),
         rejected=pl.DataFrame(rejected, schema=_REJECTED_SCHEMA),
         duplicates=pl.DataFrame(duplicates, schema=_REJECTED_SCHEMA),

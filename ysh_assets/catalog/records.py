@@ -98,6 +98,7 @@ class CatalogBatch:
     # identical copies of an earlier record of the file (scrapes repeat pages): dropped and counted, not rejected;
     # a copy whose content differs is rejected as conflicting
     repeated: int = 0
+    holds: str = "products"  # what the file's layout holds ("products" or "kits"), whatever was accepted
 
     def accepted_records(self) -> list[dict[str, Any]]:
         """Products, then kits, as the `ysh parse-catalog` JSON objects (normalized fields, no raw record)."""

@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 import dagster as dg
 
 from ysh_assets.calendar import today_in_brazil
+from ysh_assets.catalog.assets import CATALOG_DAYS
 from ysh_assets.catalog.distributors import DISTRIBUTORS
 from ysh_assets.catalog.sources import CATALOG_PREFIX
 from ysh_assets.io_managers.object_store import ObjectInfo, ObjectStore
@@ -20,12 +21,16 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def catalog_partition(info: ObjectInfo) -> dg.MultiPartitionKey | None:
-    """The (day, distributor) partition a dropped file belongs to; None outside a distributor's folder."""
+    """The (day, distributor) partition a dropped file belongs to; None outside a distributor's folder (names
+    as registered, lower case) or in a dated folder that is not a day of the partitions (`2026-02-30`, a day
+    before they start or after tomorrow): such a file is skipped with a warning, never a failing tick."""
     parts = PurePosixPath(info.key[len(CATALOG_PREFIX) :]).parts
-    if len(parts) < 2 or parts[0].lower() not in DISTRIBUTORS:
+    if len(parts) < 2 or parts[0] not in DISTRIBUTORS:
         return None
     day = parts[1] if len(parts) == 3 and _DAY.match(parts[1]) else today_in_brazil().isoformat()
-    return dg.MultiPartitionKey({"day": day, "distributor": parts[0].lower()})
+    if not CATALOG_DAYS.has_partition_key(day):
+        return None
+    return dg.MultiPartitionKey({"day": day, "distributor": parts[0]})
 
 
 def build_new_catalog_file_sensor(job) -> dg.SensorDefinition:

@@ -269,6 +269,60 @@ def _staged_rows(session: SqlSession, staged: StagedLoad, recount: bool) -> dict
     return {key: _count(session, staged.staged, where) for key, where in staged.scopes.items()}
 
 
+def count_audits(
+    thresholds: LoadAuditConfig,
+    source_rows: int | None,
+    staged_rows: Mapping[str, int],
+    previous_rows: Mapping[str, int],
+    quarantined: int,
+) -> list[AuditResult]:
+    """The audits that need only counts: the source has rows, no partition shrank past the allowed share, the
+    quarantined share is within bounds. Also usable before anything is staged, from the counts in memory."""
+    results = []
+    empty_source = source_rows == 0 or (source_rows is None and not sum(staged_rows.values()))
+    results.append(
+        AuditResult(
+            "source_has_rows",
+            passed=not empty_source or thresholds.allow_empty_source,
+            figures={"source_rows": source_rows, "staged_rows": sum(staged_rows.values())}
+            | ({"reason": "the source has no data rows"} if empty_source else {}),
+        )
+    )
+    shrunken = {
+        key: {
+            "previous": before,
+            "staged": staged_rows.get(key, 0),
+            "lost_share": round(1 - staged_rows.get(key, 0) / before, 4),
+        }
+        for key, before in previous_rows.items()
+        if before and 1 - staged_rows.get(key, 0) / before > thresholds.max_partition_shrink
+    }
+    results.append(
+        AuditResult(
+            "partitions_not_shrunken",
+            passed=not shrunken,
+            figures={"max_partition_shrink": thresholds.max_partition_shrink, "shrunken": shrunken}
+            | ({"reason": f"{len(shrunken)} partition(s) would lose more than the allowed share"} if shrunken else {}),
+        )
+    )
+    considered = sum(staged_rows.values()) + quarantined
+    share = quarantined / considered if considered else 0.0
+    too_many = share > thresholds.max_quarantine_share
+    results.append(
+        AuditResult(
+            "quarantine_share",
+            passed=not too_many,
+            figures={
+                "quarantine_share": round(share, 6),
+                "max_quarantine_share": thresholds.max_quarantine_share,
+                "rows_quarantined": quarantined,
+            }
+            | ({"reason": f"{share:.4%} of the rows quarantined"} if too_many else {}),
+        )
+    )
+    return results
+
+
 def audit_staged(
     session: SqlSession,
     quarantine_session: SqlSession,
@@ -290,51 +344,7 @@ def audit_staged(
     previous_rows = load.baseline_rows() if load.baseline_rows else _previous_rows(session, staged)
     quarantined = quarantine.staged_count(session, asset, run_id)
     source_rows = load.source_rows()
-    results = []
-
-    empty_source = source_rows == 0 or (source_rows is None and not sum(staged_rows.values()))
-    results.append(
-        AuditResult(
-            "source_has_rows",
-            passed=not empty_source or thresholds.allow_empty_source,
-            figures={"source_rows": source_rows, "staged_rows": sum(staged_rows.values())}
-            | ({"reason": "the source has no data rows"} if empty_source else {}),
-        )
-    )
-
-    shrunken = {
-        key: {
-            "previous": before,
-            "staged": staged_rows.get(key, 0),
-            "lost_share": round(1 - staged_rows.get(key, 0) / before, 4),
-        }
-        for key, before in previous_rows.items()
-        if before and 1 - staged_rows.get(key, 0) / before > thresholds.max_partition_shrink
-    }
-    results.append(
-        AuditResult(
-            "partitions_not_shrunken",
-            passed=not shrunken,
-            figures={"max_partition_shrink": thresholds.max_partition_shrink, "shrunken": shrunken}
-            | ({"reason": f"{len(shrunken)} partition(s) would lose more than the allowed share"} if shrunken else {}),
-        )
-    )
-
-    considered = sum(staged_rows.values()) + quarantined
-    share = quarantined / considered if considered else 0.0
-    too_many = share > thresholds.max_quarantine_share
-    results.append(
-        AuditResult(
-            "quarantine_share",
-            passed=not too_many,
-            figures={
-                "quarantine_share": round(share, 6),
-                "max_quarantine_share": thresholds.max_quarantine_share,
-                "rows_quarantined": quarantined,
-            }
-            | ({"reason": f"{share:.4%} of the rows quarantined"} if too_many else {}),
-        )
-    )
+    results = count_audits(thresholds, source_rows, staged_rows, previous_rows, quarantined)
 
     for row_audit in load.policy.row_audits:
         found = staged.profile.total(row_audit.name)

@@ -80,6 +80,11 @@ class Warehouse(dg.ConfigurableResource):
                 session, rows, asset=asset_key.to_user_string(), partition_key=partition_key, run_id=run_id
             )
 
+    def reject_quarantine(self, asset_key: dg.AssetKey, run_id: str) -> None:
+        """The rows a run staged become `rejected`: the load they belonged to was refused before it was written."""
+        with self._session() as session:
+            quarantine.reject(session, asset_key.to_user_string(), run_id)
+
     def replace_quarantine(
         self, asset_key: dg.AssetKey, partition_key: str, run_id: str, source: str, rows: pl.DataFrame
     ) -> None:

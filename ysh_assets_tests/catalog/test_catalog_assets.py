@@ -26,7 +26,7 @@ from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.warehouse.sql import Warehouse
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "catalog"
-DAY_1, DAY_2 = date(2026, 11, 30), date(2026, 12, 1)
+DAY_1, DAY_2 = date(2026, 11, 29), date(2026, 12, 1)  # a skipped day between: price changes still compare
 SOLFACIL_INVERTERS = "solfacil_solfacil-inverters.json"
 
 
@@ -108,7 +108,7 @@ def test_two_days_of_a_distributor_load_products_quarantine_and_price_changes(se
     )
     assert len(quarantined) == rejected
     assert any(
-        reason.startswith("catalogs/solfacil/2026-11-30/solfacil_solfacil-panels.json: ") for reason, _ in quarantined
+        reason.startswith(f"catalogs/solfacil/{DAY_1}/solfacil_solfacil-panels.json: ") for reason, _ in quarantined
     )
     raw = sql(dsn, "SELECT raw_record->>'id' FROM products.products WHERE product_id = %s", (changed["id"],))
     assert raw == [(changed["id"],)]
@@ -142,6 +142,24 @@ def test_two_days_of_a_distributor_load_products_quarantine_and_price_changes(se
     assert sql(
         dsn, "SELECT count(*) FROM audit.change_log WHERE partition_key = %s", (partition(DAY_2, "solfacil"),)
     ) == [(1,)]
+
+
+def test_a_snapshot_whose_kits_are_refused_publishes_no_products_either(services, tmp_path):
+    defs, instance, store, dsn = services
+    kits = json.loads((FIXTURES / "fortlev_fortlev-kits-enhanced.json").read_text(encoding="utf-8"))
+    store.put_file(f"catalogs/fortlev/{DAY_1}/inverters.json", FIXTURES / "fortlev_fortlev-inverters.json")
+    store.put_file(f"catalogs/fortlev/{DAY_1}/kits.json", FIXTURES / "fortlev_fortlev-kits-enhanced.json")
+    assert materialize(defs, instance, [PRODUCTS, SOLAR_KITS, KIT_COMPONENTS], DAY_1, "fortlev").success
+    shrunk = tmp_path / "kits.json"
+    shrunk.write_text(json.dumps(kits[:1], ensure_ascii=False), encoding="utf-8")  # 1 kit of 5: lost 80 %
+    store.put_file(f"catalogs/fortlev/{DAY_2}/inverters.json", FIXTURES / "fortlev_fortlev-inverters.json")
+    store.put_file(f"catalogs/fortlev/{DAY_2}/kits.json", shrunk)
+    refused = materialize(defs, instance, [PRODUCTS, SOLAR_KITS, KIT_COMPONENTS], DAY_2, "fortlev")
+    assert not refused.success
+    failure = next(e for e in refused.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE)
+    assert "catalog/solar_kits partitions_not_shrunken" in failure.step_failure_data.error.message
+    for table in ("products", "solar_kits", "kit_components"):
+        assert sql(dsn, f"SELECT count(*) FROM products.{table} WHERE snapshot_date = %s", (DAY_2,)) == [(0,)]
 
 
 def test_a_snapshot_that_lost_most_products_is_refused_and_nothing_is_published(services, tmp_path):
@@ -345,6 +363,8 @@ def test_the_sensor_starts_one_run_per_distributor_and_day_for_new_or_replaced_f
     store.put_file(f"catalogs/solfacil/{DAY_1}/panels.json", FIXTURES / "solfacil_solfacil-panels.json")
     store.put_file("catalogs/odex/inverters.json", FIXTURES / "odex_odex-inverters.json")
     store.put_bytes("catalogs/nobody/file.json", b"[]")
+    store.put_bytes("catalogs/odex/2026-02-30/file.json", b"[]")  # not a day: skipped, the tick goes on
+    store.put_bytes("catalogs/ODEX/file.json", b"[]")  # not a registered name (they are lower case)
     first = evaluate(None)
     today = dg.MultiPartitionKey({"day": today_in_brazil().isoformat(), "distributor": "odex"})
     assert sorted(r.partition_key for r in first.run_requests) == sorted([partition(DAY_1, "solfacil"), str(today)])

@@ -70,7 +70,7 @@ def read(path: Path) -> CatalogBatch:
     path = Path(path)
     data = parse_json(path, read_text(path, LABEL, LAYOUTS), LABEL, LAYOUTS)
     layout = _layout(path, data)
-    batch = CatalogBatch(distributor=DISTRIBUTOR, file=path.name)
+    batch = CatalogBatch(distributor=DISTRIBUTOR, file=path.name, holds="products" if layout == "products" else "kits")
     seen: dict[str, int] = {}
     for position, record in enumerate(data, start=1):
         raw = raw_json(record)

@@ -87,7 +87,7 @@ def _records(path: Path) -> list[Any]:
 
 def read(path: Path) -> CatalogBatch:
     path = Path(path)
-    batch = CatalogBatch(distributor=DISTRIBUTOR, file=path.name)
+    batch = CatalogBatch(distributor=DISTRIBUTOR, file=path.name, holds="kits")
     seen: dict[str, tuple[int, Kit]] = {}
     for number, record in enumerate(_records(path), start=1):
         result = _kit(record)

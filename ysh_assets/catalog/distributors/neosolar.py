@@ -98,7 +98,7 @@ def read(path: Path) -> CatalogBatch:
             record["_extra"] = values[len(header) :]  # kept in raw_record, never dropped
         records.append(record)
     layout = _layout(path, header, records)
-    batch = CatalogBatch(distributor=DISTRIBUTOR, file=path.name)
+    batch = CatalogBatch(distributor=DISTRIBUTOR, file=path.name, holds="kits" if layout == "kits" else "products")
     seen: dict[str, tuple[int, tuple]] = {}
     for number, record in enumerate(records, start=1):
         if layout == "kits":
