@@ -13,8 +13,7 @@ brand names), never with rules for particular rows:
 - `kit_accuracy` — how many kits are self-consistent (title kWp = modules x W, every quantity known).
 
 The product-field rules these parsers share with the adapters (categories, model codes, phases, AC voltage,
-efficiency, text cleaning, hashing) are in fields.py; `category_of`, `extract_model` and `ac_voltage` stay importable
-from here.
+efficiency, text cleaning, hashing) are in fields.py.
 """
 
 from __future__ import annotations
@@ -26,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ysh_assets.catalog.fields import category_in, clean, extract_model, fold, short_hash
-from ysh_assets.catalog.fields import parse_voltage as ac_voltage
 from ysh_assets.catalog.records import Kit, KitComponent, known_manufacturer_in, normalize_manufacturer, parse_decimal
 
 __all__ = [
-    "KitTitle", "ac_voltage", "category_of", "derive_inverter_quantity", "derive_module_quantity", "extract_model",
+    "KitTitle", "category_of", "derive_inverter_quantity", "derive_module_quantity",
     "kit_accuracy", "kit_check", "kit_type_of", "mlpe_of", "normalize_center", "parse_component", "parse_composition",
     "parse_kit_title", "split_composition", "stable_kit_id", "watts_of", "wp_of",
 ]  # fmt: skip

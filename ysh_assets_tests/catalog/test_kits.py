@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from ysh_assets.catalog.fields import extract_model, parse_voltage
 from ysh_assets.catalog.kits import (
-    ac_voltage,
     category_of,
     derive_inverter_quantity,
     derive_module_quantity,
-    extract_model,
     kit_accuracy,
     kit_check,
     parse_composition,
@@ -223,9 +222,9 @@ def test_text_helpers():
     assert extract_model("Inversor On Grid Livoltek 7,5kW 220V Monofásico - GT1-7K5T2") == "GT1-7K5T2"
     assert extract_model("Inversor Off Grid Senoidal ZTROON ZT1000-11 - 1000W - 12/127V") == "ZT1000-11"
     assert extract_model("Inversor 2000W 48/220V") is None
-    assert ac_voltage("Inversor Híbrido Deye SUN5K (US) - 5000W - 48/120-240V") == 120
-    assert ac_voltage("Microinversor 2250W - 220V") == 220
-    assert ac_voltage("Bateria 48V") is None
+    assert parse_voltage("Inversor Híbrido Deye SUN5K (US) - 5000W - 48/120-240V") == 120
+    assert parse_voltage("Microinversor 2250W - 220V") == 220
+    assert parse_voltage("Bateria 48V") is None
 
 
 def test_a_structures_roof_is_not_its_manufacturer():
