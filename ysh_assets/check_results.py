@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
+
+if TYPE_CHECKING:
+    from ysh_assets.io_managers.audit import AuditReport
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,18 @@ def _latest_materializations(
                 run_id=record.run_id, storage_id=record.storage_id, timestamp=record.timestamp
             )
     return latest
+
+
+def quarantine_share_check(report: AuditReport, partition: str, threshold: float) -> PartitionCheck:
+    """Passes when the partition's quarantined rows are at most `threshold` of its rows (staged + quarantined)."""
+    quarantined = report.quarantined_by_partition.get(partition, 0)
+    considered = report.staged_rows.get(partition, 0) + quarantined
+    share = quarantined / considered if considered else 0.0
+    return PartitionCheck(
+        share <= threshold,
+        {"quarantine_share": round(share, 6), "max_quarantine_share": threshold, "rows_quarantined": quarantined,
+         "where": "pipeline.quarantine"},
+    )  # fmt: skip
 
 
 def log_partition_checks(

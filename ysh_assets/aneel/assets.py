@@ -31,7 +31,7 @@ from ysh_assets.aneel.parsing import (
 )
 from ysh_assets.aneel.portal import AneelPortal, change_since
 from ysh_assets.calendar import TIMEZONE, today_in_brazil
-from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
+from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks, quarantine_share_check
 from ysh_assets.io_managers.audit import (
     AuditedLoad,
     AuditPolicy,
@@ -387,7 +387,10 @@ def generation_units(
     header = reader_of["reader"].header
     threshold = report.result("quarantine_share").figures["max_quarantine_share"]
     checks = {
-        "quarantine_share": ({uf: _quarantine_share(report, uf, threshold) for uf in ufs}, dg.AssetCheckSeverity.ERROR),
+        "quarantine_share": (
+            {uf: quarantine_share_check(report, uf, threshold) for uf in ufs},
+            dg.AssetCheckSeverity.ERROR,
+        ),
         "row_count_change": (
             {uf: _row_count_change(report, uf, config.row_count_tolerance) for uf in ufs},
             dg.AssetCheckSeverity.WARN,
@@ -411,17 +414,6 @@ def generation_units(
     log_partition_checks(context, GENERATION_UNITS, checks)
     for name in checks:
         yield check_output(GENERATION_UNITS, name)
-
-
-def _quarantine_share(report: AuditReport, uf: str, threshold: float) -> PartitionCheck:
-    quarantined = report.quarantined_by_partition.get(uf, 0)
-    considered = report.staged_rows.get(uf, 0) + quarantined
-    share = quarantined / considered if considered else 0.0
-    return PartitionCheck(
-        share <= threshold,
-        {"quarantine_share": round(share, 6), "max_quarantine_share": threshold, "rows_quarantined": quarantined,
-         "where": "pipeline.quarantine"},
-    )  # fmt: skip
 
 
 def _unique_ids(report: AuditReport, uf: str) -> PartitionCheck:

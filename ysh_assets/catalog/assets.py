@@ -25,7 +25,7 @@ from ysh_assets.catalog.tables import (
     products_frame,
     rejected_frame,
 )
-from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks
+from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks, quarantine_share_check
 from ysh_assets.io_managers.audit import (
     AuditedLoad,
     AuditPolicy,
@@ -273,7 +273,10 @@ def catalog_snapshot(
         {
             "price_plausible": ({partition: price_plausible(products)}, dg.AssetCheckSeverity.ERROR),
             "unique_source_ids": ({partition: _unique(product_report, partition)}, dg.AssetCheckSeverity.WARN),
-            "quarantine_share": ({partition: _quarantine_share(product_report)}, dg.AssetCheckSeverity.ERROR),
+            "quarantine_share": (
+                {partition: quarantine_share_check(product_report, partition, MAX_QUARANTINE_SHARE_CHECK)},
+                dg.AssetCheckSeverity.ERROR,
+            ),
         },
     )
     log_partition_checks(
@@ -282,7 +285,10 @@ def catalog_snapshot(
         {
             "kwp_matches_modules": ({partition: kwp_matches_modules(kits, components)}, dg.AssetCheckSeverity.WARN),
             "unique_source_ids": ({partition: _unique(kit_report, partition)}, dg.AssetCheckSeverity.WARN),
-            "quarantine_share": ({partition: _quarantine_share(kit_report)}, dg.AssetCheckSeverity.ERROR),
+            "quarantine_share": (
+                {partition: quarantine_share_check(kit_report, partition, MAX_QUARANTINE_SHARE_CHECK)},
+                dg.AssetCheckSeverity.ERROR,
+            ),
         },
     )
     for spec in [*PRODUCT_CHECKS, *KIT_CHECKS]:
@@ -328,16 +334,6 @@ def _unique(report: AuditReport, partition: str) -> PartitionCheck:
     """Ids the day's records repeated: the load resolved them (one copy kept, the others quarantined)."""
     repeated = report.repeated_keys.get(partition, 0)
     return PartitionCheck(repeated == 0, {"repeated_ids_resolved": repeated})
-
-
-def _quarantine_share(report: AuditReport) -> PartitionCheck:
-    considered = sum(report.staged_rows.values()) + report.quarantined
-    share = report.quarantined / considered if considered else 0.0
-    return PartitionCheck(
-        share <= MAX_QUARANTINE_SHARE_CHECK,
-        {"quarantine_share": round(share, 4), "rows_quarantined": report.quarantined,
-         "threshold": MAX_QUARANTINE_SHARE_CHECK},
-    )  # fmt: skip
 
 
 # The same distributor's snapshots of the day and of the week before it (none before the first day).
