@@ -9,9 +9,20 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ysh_assets.io_managers.object_store import ObjectInfo
+from ysh_assets.io_managers.object_store import ObjectInfo, ObjectStore
 
 LOOKBACK = timedelta(hours=1)  # how late an object may show up with an older time, and still be seen
+SETTLE_SECONDS = 5.0  # a local file younger than this may still be being copied in
+
+
+def settled_before() -> datetime:
+    """Objects modified after this may still be being written (see `may_be_incomplete`)."""
+    return datetime.now(UTC) - timedelta(seconds=SETTLE_SECONDS)
+
+
+def may_be_incomplete(store: ObjectStore, info: ObjectInfo, settled: datetime) -> bool:
+    """S3 lists an object only once its upload completed; a local file younger than `settled` may be half copied."""
+    return not store.objects_appear_whole and modified(info) > settled
 
 
 def modified(info: ObjectInfo) -> datetime:
@@ -31,6 +42,15 @@ class SensorCursor:
     @classmethod
     def parse(cls, raw: str | None) -> "SensorCursor":
         return cls(**json.loads(raw)) if raw else cls()
+
+    @classmethod
+    def resume(cls, raw: str | None, log, rescan: str) -> "SensorCursor":
+        """The stored cursor, or a new one (logging `rescan`, why starting over is safe) when it is unreadable."""
+        try:
+            return cls.parse(raw)
+        except (ValueError, TypeError):  # an older cursor format
+            log.warning(f"unreadable sensor cursor; {rescan}")
+            return cls()
 
     def dump(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)

@@ -35,17 +35,29 @@ class CatalogFile:
     sha256: str
 
 
+def drop_of(key: str) -> tuple[str, str | None] | None:
+    """(distributor folder, day of its dated folder or None when undated) of an object under `catalogs/`; None
+    for any other layout (such objects belong to no snapshot)."""
+    parts = PurePosixPath(key[len(CATALOG_PREFIX) :]).parts if key.startswith(CATALOG_PREFIX) else ()
+    if len(parts) == 2:
+        return parts[0], None
+    if len(parts) == 3 and _DAY.match(parts[1]):
+        return parts[0], parts[1]
+    return None
+
+
 def snapshot_keys(keys: list[str], distributor: str, day: date) -> list[str]:
     """The object keys of the distributor's snapshot for `day` (see the module docstring)."""
-    prefix = f"{CATALOG_PREFIX}{distributor}/"
     dated: dict[str, list[str]] = {}
     current = []
     for key in keys:
-        parts = PurePosixPath(key[len(prefix) :]).parts
-        if len(parts) == 1:
+        drop = drop_of(key)
+        if drop is None or drop[0] != distributor:
+            continue
+        if drop[1] is None:
             current.append(key)
-        elif len(parts) == 2 and _DAY.match(parts[0]) and parts[0] <= day.isoformat():
-            dated.setdefault(parts[0], []).append(key)
+        elif drop[1] <= day.isoformat():
+            dated.setdefault(drop[1], []).append(key)
     return sorted(dated[max(dated)]) if dated else sorted(current)
 
 

@@ -8,19 +8,17 @@ skipped with a logged reason. Hashing stops after a time budget per tick; the re
 """
 
 import time
-from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from ysh_assets.io_managers.object_store import ObjectStore, sha256_of_stream
-from ysh_assets.object_cursor import SensorCursor, modified
+from ysh_assets.object_cursor import SensorCursor, may_be_incomplete, modified, settled_before
 
 INCOMING_PREFIX = "incoming/"
 PDF_PARTITIONS = dg.DynamicPartitionsDefinition(name="datasheet_pdfs")
 OBJECT_KEY_TAG = "ysh/object_key"
 MAX_NEW_PER_TICK = 100  # objects hashed per evaluation
 TIME_BUDGET_SECONDS = 30.0  # of hashing per evaluation (Dagster gives a sensor tick about a minute)
-SETTLE_SECONDS = 5.0  # a local file younger than this may still be being copied in
 MAX_ATTEMPTS = 3
 
 
@@ -40,14 +38,14 @@ def scan_incoming(
     )
     found: list[tuple[str, str]] = []
     started, hashed = time.monotonic(), 0
-    settled_before = datetime.now(UTC) - timedelta(seconds=SETTLE_SECONDS)
+    settled = settled_before()
     for info in pending:
         if not info.key.lower().endswith(".pdf"):
             log.info(f"skipped {info.key}: not a .pdf object")
             cursor.handled(info)
             continue
-        if not store.objects_appear_whole and modified(info) > settled_before:
-            break  # S3 objects appear whole; a local file may still be being written
+        if may_be_incomplete(store, info, settled):
+            break
         if hashed >= MAX_NEW_PER_TICK or time.monotonic() - started > TIME_BUDGET_SECONDS:
             break
         hashed += 1
@@ -83,11 +81,9 @@ def build_new_pdf_sensor(job) -> dg.SensorDefinition:
     )
     def new_pdf_sensor(context: dg.SensorEvaluationContext, object_store: ObjectStore) -> dg.SensorResult:
         known = set(context.instance.get_dynamic_partitions(PDF_PARTITIONS.name))
-        try:
-            cursor = SensorCursor.parse(context.cursor)
-        except (ValueError, TypeError):  # an older cursor format: rescan; content identity prevents duplicates
-            context.log.warning("unreadable sensor cursor; rescanning incoming/ (already known PDFs are skipped)")
-            cursor = SensorCursor()
+        cursor = SensorCursor.resume(
+            context.cursor, context.log, "rescanning incoming/ (already known PDFs are skipped)"
+        )
         found, cursor = scan_incoming(object_store, cursor, known, context.log)
         return dg.SensorResult(
             run_requests=[

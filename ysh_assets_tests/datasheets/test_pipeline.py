@@ -270,9 +270,9 @@ def test_cursor_sees_late_objects_with_older_times_within_the_look_back():
 def test_local_profile_runs_the_same_flow_on_a_folder_and_duckdb(tmp_path, monkeypatch):
     import duckdb
 
-    from ysh_assets.datasheets import sensors
+    from ysh_assets import object_cursor
 
-    monkeypatch.setattr(sensors, "SETTLE_SECONDS", 0.0)  # the files below are complete when written
+    monkeypatch.setattr(object_cursor, "SETTLE_SECONDS", 0.0)  # the files below are complete when written
 
     from ysh_assets.io_managers.duckdb import DuckDBPolarsWarehouseIOManager
 
