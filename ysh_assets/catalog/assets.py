@@ -399,10 +399,11 @@ def certifications(
 ) -> dg.Output:
     equipment_type = context.partition_key
     with catalog_source.certification_files() as files:
-        every = [batch for file in files for batch in load_certification_file(file.path, file.name)]
-    batches = [b for b in every if b.equipment_type == equipment_type]  # lists of this type, and their rejects
+        loaded = [load_certification_file(file.path, file.name, equipment_type) for file in files]
+        names = [file.name for file in files]
+    batches = [b for b in loaded if b is not None]  # the lists of this type, with their rejected records
     if not batches:
-        raise dg.Failure(f"no {equipment_type} certification list among {[b.file for b in every]}")
+        raise dg.Failure(f"no {equipment_type} certification list among {names}")
     frames = [b.certifications.filter(pl.col("equipment_type") == equipment_type) for b in batches]
     rows = pl.concat(
         [pl.DataFrame(schema=CERTIFICATION_SCHEMA), *(f.select(CERTIFICATION_SCHEMA.names()) for f in frames)]

@@ -107,7 +107,6 @@ class CertificationBatch:
     certifications: pl.DataFrame
     rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_REJECTED_SCHEMA))
     duplicates: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_REJECTED_SCHEMA))
-    equipment_type: str = ""  # what the list certifies (its rejected records belong to that type)
 
     @property
     def duplicates_resolved(self) -> int:
@@ -333,7 +332,6 @@ def load_cec(path: str | Path, equipment_type: str) -> CertificationBatch:
     kept, duplicates = _resolve_duplicates(records, "latest CEC listing date")
     return CertificationBatch(
         file=path.name,
-        equipment_type=equipment_type,
         certifications=pl.DataFrame(kept, schema=_CEC_SCHEMA),
         rejected=pl.DataFrame(rejected, schema=_REJECTED_SCHEMA),
         duplicates=pl.DataFrame(duplicates, schema=_REJECTED_SCHEMA),
@@ -510,7 +508,6 @@ def _inmetro_rows(rows: list[list[Any]], file: str, equipment_type: str) -> Cert
     kept, duplicates = _resolve_duplicates(records, "latest registration year")
     return CertificationBatch(
         file=file,
-        equipment_type=equipment_type,
         certifications=pl.DataFrame(kept, schema=_SCHEMA),
         rejected=pl.DataFrame(rejected, schema=_REJECTED_SCHEMA),
         duplicates=pl.DataFrame(duplicates, schema=_REJECTED_SCHEMA),
@@ -563,32 +560,33 @@ CERTIFICATION_SCHEMA = pl.Schema(_CEC_SCHEMA)
 _INMETRO_HEADER = re.compile(r"\b(registro|registration|detentor|portaria)\b", re.IGNORECASE)
 
 
-def load_certification_file(path: str | Path, name: str | None = None) -> list[CertificationBatch]:
+def load_certification_file(
+    path: str | Path, name: str | None = None, equipment_type: str | None = None
+) -> CertificationBatch | None:
     """A certification list read by the reader its content calls for: a CEC module or inverter list (by its
-    header), an INMETRO export (CSV or XLSX, by its header or ZIP signature). Other files are refused."""
+    header), an INMETRO export (CSV or XLSX, by its header or ZIP signature; inverters). Other files are refused.
+    With `equipment_type`, a list of another type is recognised by its header and not parsed (None)."""
     path = Path(path)
     with path.open("rb") as handle:
         head = handle.read(4096)
-    if head.startswith(b"PK\x03\x04"):
-        batches = [load_inmetro_xlsx(path)]
+    header = "" if head.startswith(b"PK\x03\x04") else head.decode("utf-8-sig", errors="replace").split("\n", 1)[0]
+    columns = {c.strip() for c in header.split(",")}
+    cec = next((kind for kind, needed in _CEC_LAYOUTS.items() if set(needed) <= columns), None)
+    if not header:
+        kind, load = "inverter", load_inmetro_xlsx
+    elif cec:
+        kind, load = cec, lambda p: load_cec(p, cec)
+    elif _INMETRO_HEADER.search(header):
+        kind, load = "inverter", load_inmetro_csv
     else:
-        header = head.decode("utf-8-sig", errors="replace").split("\n", 1)[0]
-        columns = {c.strip() for c in header.split(",")}
-        cec = [kind for kind, needed in _CEC_LAYOUTS.items() if set(needed) <= columns]
-        if cec:
-            batches = [load_cec(path, cec[0])]
-        elif _INMETRO_HEADER.search(header):
-            batches = [load_inmetro_csv(path)]
-        else:
-            raise CatalogFormatError(
-                f"{name or path.name}: not a certification list: expected {_CEC_EXPECTED}, or {_INMETRO_EXPECTED}"
-            )
-    for batch in batches:
-        batch.file = name or batch.file
-        batch.certifications = batch.certifications.select(
-            [
-                pl.col(c) if c in batch.certifications.columns else pl.lit(None, t).alias(c)
-                for c, t in _CEC_SCHEMA.items()
-            ]
+        raise CatalogFormatError(
+            f"{name or path.name}: not a certification list: expected {_CEC_EXPECTED}, or {_INMETRO_EXPECTED}"
         )
-    return batches
+    if equipment_type is not None and kind != equipment_type:
+        return None
+    batch = load(path)
+    batch.file = name or batch.file
+    batch.certifications = batch.certifications.select(
+        [pl.col(c) if c in batch.certifications.columns else pl.lit(None, t).alias(c) for c, t in _CEC_SCHEMA.items()]
+    )
+    return batch
