@@ -21,6 +21,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from rapidfuzz import fuzz, process
+
 from ysh_assets.datasheets.extract import SPEC_FIELDS, Extraction, _certifications, extract_pdf, parse_number
 
 STC_FIELDS = ("pmax_w", "vmp_v", "imp_a", "voc_v", "isc_a", "efficiency_pct")
@@ -31,6 +33,7 @@ _MODEL_KEYS = {
     "voc_v": "voc_v",
     "isc_a": "isc_a",
     "eff_pct": "efficiency_pct",
+    "mppt": "mppt_count",
     "rated_ac_w": "ac_power_w",
     "nominal_ac_w": "ac_power_w",
     "max_eff_pct": "max_efficiency_pct",
@@ -106,21 +109,44 @@ def _same(name: str, got: float | int | str, want: float) -> bool:
     return abs(float(got) - want) <= 0.005 * abs(want)
 
 
+def _power_suffix(name: str) -> tuple[str, str] | None:
+    """'TSM-NEG19RC.20 590' -> ('TSMNEG19RC20', '590'); 'HT54-18X 395W' -> ('HT5418X', '395')."""
+    match = re.match(r"^(.*?)[\s_-]*(\d{2,4})\s*(?:wp?)?$", name.strip(), re.IGNORECASE)
+    return (normalize_model(match.group(1)), match.group(2)) if match else None
+
+
 def _match_model(model: str, expected: dict[str, dict[str, float]]) -> str | None:
-    """Exact normalized match, else a unique prefix match ('SG3K-D-10' is the type designation of 'SG3K-D'),
-    else a label that is a bare power class matching the model's last word ('Q.PEAK DUO L-G5.2 380' is '380')."""
+    """The labelled model an extracted record stands for, or None.
+
+    Exact normalized match; else a unique prefix match ('SG3K-D-10' is the type designation of 'SG3K-D'); else the
+    same power class under a similar series (labels name power-class columns 'series + wattage', as the reference
+    README says: 'TSM-NEG19RC.20 590' is 'Vertex N 590'); else one clearly closest name (rapidfuzz, >= 85)."""
     key = normalize_model(model)
     names = {normalize_model(name): name for name in expected}
     if key in names:
         return names[key]
+    # A label may carry the brand the sheet does not print beside the code ('SOFAR 3.3KTL-X' for '3.3KTL-X').
+    unbranded = {normalize_model(name.split(maxsplit=1)[1]): name for name in expected if len(name.split()) > 1}
+    if key in unbranded:
+        return unbranded[key]
     prefixed = [name for norm, name in names.items() if norm and (key.startswith(norm) or norm.startswith(key))]
     if prefixed:
         return prefixed[0] if len(prefixed) == 1 else None
-    words = model.split()
-    if len(words) > 1 and words[-1].isdigit():
-        bare = [name for norm, name in names.items() if norm.isdigit() and norm == words[-1]]
-        return bare[0] if len(bare) == 1 else None
-    return None
+    ours = _power_suffix(model)
+    if ours:
+        same_class = [
+            name
+            for name in expected
+            if (theirs := _power_suffix(name))
+            and theirs[1] == ours[1]
+            and (not ours[0] or not theirs[0] or fuzz.partial_ratio(ours[0], theirs[0]) >= 70)
+        ]
+        if len(same_class) == 1:
+            return same_class[0]
+        if same_class:
+            return None
+    best = process.extractOne(key, list(names), scorer=fuzz.ratio, score_cutoff=85)
+    return names[best[0]] if best else None
 
 
 def score_sheet(extraction: Extraction, sheet: dict) -> dict:

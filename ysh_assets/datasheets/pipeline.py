@@ -19,7 +19,7 @@ import dagster as dg
 import polars as pl
 
 from ysh_assets.datasheets.enrich import EnrichmentResult, OllamaResource, enrich
-from ysh_assets.datasheets.extract import SPEC_FIELDS, extract_pdf, page_texts
+from ysh_assets.datasheets.extract import SPEC_FIELDS, extract_pdf
 from ysh_assets.datasheets.inspect import (
     MAX_PARSER_MEMORY_BYTES,
     Inspection,
@@ -27,6 +27,7 @@ from ysh_assets.datasheets.inspect import (
     inspect_pdf,
     limit_memory,
 )
+from ysh_assets.datasheets.layout import page_texts
 
 SPEC_COLUMNS = list(SPEC_FIELDS)
 INTEGER_FIELDS = {"mppt_count", "phases"}
