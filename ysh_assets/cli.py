@@ -162,7 +162,7 @@ def _bench_pdf_accuracy(args: argparse.Namespace) -> int:
 
     from ysh_assets.datasheets import accuracy
 
-    accuracy.run(Path(args.directory), Path(args.labels) if args.labels else None)
+    accuracy.run([Path(d) for d in args.directories])
     return 0
 
 
@@ -232,9 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     catalog_bench.add_argument("--products", type=int, default=10_000, help="products matched against the CEC lists")
     catalog_bench.set_defaults(handler=_bench_catalog)
-    pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against a labels file, pages/s")
-    pdf_cmd.add_argument("directory", metavar="DIR")
-    pdf_cmd.add_argument("--labels", help="labels file (default: DIR/labels.json)")
+    pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against labels, text and OCR pages/s")
+    pdf_cmd.add_argument("directories", nargs="+", metavar="DIR", help="folders of PDFs, each with its labels.json")
     pdf_cmd.set_defaults(handler=_bench_pdf_accuracy)
     return parser
 

@@ -1,6 +1,9 @@
 """Accuracy and throughput benchmark for the rule-based datasheet extractor (not a test: it prints, never asserts).
 
-Usage: python -m ysh_assets.datasheets.accuracy DIR [LABELS]   (LABELS defaults to DIR/labels.json)
+Usage: ysh bench pdf-accuracy DIR [DIR ...]   (each DIR holds PDFs and their labels.json)
+
+Prints per sheet and per directory: precision and recall of every scored field, module STC recall and precision,
+inverter and battery key-field recall and precision, and throughput: text-layer pages/s and OCR pages/s apart.
 
 Labels not scored, and why:
 - max_ac_va, max_dc_w, euro_eff_pct, max_out_a, max_ac_current_a, rated/nominal input voltage, min_start_v,
@@ -26,6 +29,10 @@ from rapidfuzz import fuzz, process
 from ysh_assets.datasheets.extract import SPEC_FIELDS, Extraction, _certifications, extract_pdf, parse_number
 
 STC_FIELDS = ("pmax_w", "vmp_v", "imp_a", "voc_v", "isc_a", "efficiency_pct")
+KEY_FIELDS = {
+    "inverter": ("ac_power_w", "max_efficiency_pct", "max_dc_voltage_v", "mppt_count", "mppt_min_v", "mppt_max_v"),
+    "battery": ("usable_kwh", "nominal_voltage_v"),
+}
 _MODEL_KEYS = {
     "pmax_w": "pmax_w",
     "vmp_v": "vmp_v",
@@ -170,7 +177,13 @@ def score_sheet(extraction: Extraction, sheet: dict) -> dict:
                 wrong += 1
                 wrong_values.append((record.model, name, fv.value, expected[target][name]))
     labelled = [(model, name) for model, fields in expected.items() for name in fields]
-    stc = [(m, n) for m, n in labelled if n in STC_FIELDS and equipment_type_of(sheet.get("type", "")) == "module"]
+    kind = equipment_type_of(sheet.get("type", ""))
+    family = "inverter" if kind.startswith("inverter") else kind
+    stc = [(m, n) for m, n in labelled if n in STC_FIELDS and family == "module"]
+    key_names = KEY_FIELDS.get(family, ())
+    keys = [(m, n) for m, n in labelled if n in key_names]
+    key_wrong = sum(1 for _, name, _, _ in wrong_values if name in key_names)
+    stc_wrong = sum(1 for _, name, _, _ in wrong_values if name in STC_FIELDS and family == "module")
     want_certs = set(_certifications(", ".join(sheet.get("certifications", []))))
     got_certs = set(extraction.certifications)
     return {
@@ -179,8 +192,13 @@ def score_sheet(extraction: Extraction, sheet: dict) -> dict:
         "unscored": unscored,
         "labelled": len(labelled),
         "recalled": sum(1 for item in labelled if item in found),
+        "family": family,
         "stc_labelled": len(stc),
         "stc_recalled": sum(1 for item in stc if item in found),
+        "stc_wrong": stc_wrong,
+        "key_labelled": len(keys),
+        "key_recalled": sum(1 for item in keys if item in found),
+        "key_wrong": key_wrong,
         "wrong_values": wrong_values,
         "certs_labelled": len(want_certs),
         "certs_found": len(want_certs & got_certs),
@@ -195,67 +213,115 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def run(directory: Path, labels_path: Path | None = None) -> dict:
-    """Extract every PDF in directory on two processes, score against the labels, print and return figures."""
-    directory = Path(directory)
-    labels = json.loads(Path(labels_path or directory / "labels.json").read_text(encoding="utf-8"))
-    pdfs = sorted(directory.glob("*.pdf"))
+def _timed_extract(path: Path) -> tuple[Extraction, float]:
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        extractions = dict(zip(pdfs, pool.map(extract_pdf, pdfs), strict=True))
-    wall = time.perf_counter() - start
-    total_pages = sum(e.pages for e in extractions.values())
+    extraction = extract_pdf(path)
+    return extraction, time.perf_counter() - start
+
+
+def score_directory(directory: Path, extractions: dict[Path, tuple[Extraction, float]]) -> dict:
+    """Per-sheet rows and totals for one directory of PDFs and its labels.json."""
+    labels = json.loads((directory / "labels.json").read_text(encoding="utf-8"))
     per_pdf = {}
-    for pdf, extraction in extractions.items():
+    for pdf, (extraction, seconds) in extractions.items():
         sheet = labels.get(pdf.name)
-        row = {"pages": extraction.pages, "has_text_layer": extraction.has_text_layer, "labelled": sheet is not None}
+        row = {
+            "pages": extraction.pages,
+            "ocr_pages": len(extraction.ocr_pages),
+            "seconds": seconds,
+            "has_text_layer": extraction.has_text_layer,
+            "labelled": sheet is not None,
+        }
         if sheet is not None:
             row |= score_sheet(extraction, sheet)
             row["precision"] = _ratio(row["correct"], row["correct"] + row["wrong"])
             row["recall"] = _ratio(row["recalled"], row["labelled"])
         per_pdf[pdf.name] = row
-    scored = [r for r in per_pdf.values() if r["labelled"]]
+    return {"per_pdf": per_pdf, "overall": totals(list(per_pdf.values()))}
 
-    def total(key: str) -> int:
-        return sum(r[key] for r in scored)
 
-    overall = {
+def totals(rows: list[dict]) -> dict:
+    scored = [r for r in rows if r["labelled"]]
+
+    def total(key: str, family: str | None = None) -> int:
+        return sum(r[key] for r in scored if family is None or r["family"] == family)
+
+    def precision(family: str, wrong_key: str, recalled_key: str) -> float | None:
+        return _ratio(total(recalled_key, family), total(recalled_key, family) + total(wrong_key, family))
+
+    text_rows = [r for r in rows if not r["ocr_pages"]]
+    ocr_rows = [r for r in rows if r["ocr_pages"]]
+    text_pages, text_seconds = sum(r["pages"] for r in text_rows), sum(r["seconds"] for r in text_rows)
+    ocr_pages, ocr_seconds = sum(r["ocr_pages"] for r in ocr_rows), sum(r["seconds"] for r in ocr_rows)
+    return {
         "precision": _ratio(total("correct"), total("correct") + total("wrong")),
         "recall": _ratio(total("recalled"), total("labelled")),
         "module_stc_recall": _ratio(total("stc_recalled"), total("stc_labelled")),
+        "module_stc_precision": precision("module", "stc_wrong", "stc_recalled"),
+        "inverter_key_recall": _ratio(total("key_recalled", "inverter"), total("key_labelled", "inverter")),
+        "inverter_key_precision": precision("inverter", "key_wrong", "key_recalled"),
+        "battery_key_recall": _ratio(total("key_recalled", "battery"), total("key_labelled", "battery")),
+        "battery_key_precision": precision("battery", "key_wrong", "key_recalled"),
         "cert_recall": _ratio(total("certs_found"), total("certs_labelled")),
         "manufacturer_accuracy": _ratio(sum(r["manufacturer_ok"] for r in scored), len(scored)),
         "type_accuracy": _ratio(sum(r["type_ok"] for r in scored), len(scored)),
-        "pages": total_pages,
-        "wall_seconds": round(wall, 3),
-        "pages_per_second": round(total_pages / wall, 2) if wall else None,
+        "text_pages": text_pages,
+        "text_pages_per_second": round(text_pages / text_seconds, 2) if text_seconds else None,
+        "ocr_pages": ocr_pages,
+        "ocr_seconds_per_page": round(ocr_seconds / ocr_pages, 2) if ocr_pages else None,
     }
-    _print_report(per_pdf, overall)
-    return {"per_pdf": per_pdf, "overall": overall}
+
+
+def run(directories: list[Path]) -> dict:
+    """Extract every PDF of every directory on two processes, score each directory against its labels, print."""
+    pdfs = [pdf for directory in directories for pdf in sorted(Path(directory).glob("*.pdf"))]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(pdfs, pool.map(_timed_extract, pdfs), strict=True))
+    wall = time.perf_counter() - start
+    report = {}
+    for directory in map(Path, directories):
+        mine = {pdf: result for pdf, result in results.items() if pdf.parent == directory}
+        report[str(directory)] = score_directory(directory, mine)
+        _print_report(str(directory), report[str(directory)])
+    every = [row for part in report.values() for row in part["per_pdf"].values()]
+    overall = totals(every) | {"wall_seconds": round(wall, 2), "pages": sum(r["pages"] for r in every)}
+    if len(directories) > 1:
+        _print_totals("all directories", overall)
+    print(f"{overall['pages']} pages in {overall['wall_seconds']} s on 2 processes")
+    return {"directories": report, "overall": overall}
 
 
 def _pct(value: float | None) -> str:
     return "   n/a" if value is None else f"{value * 100:5.1f}%"
 
 
-def _print_report(per_pdf: dict, overall: dict) -> None:
+def _print_report(title: str, result: dict) -> None:
+    print(f"\n== {title}")
     print(f"{'pdf':58} {'pages':>5} {'prec':>7} {'recall':>7} {'found/labelled':>15}")
-    for name, row in per_pdf.items():
+    for name, row in result["per_pdf"].items():
         if not row["labelled"]:
             print(f"{name:58} {row['pages']:5}  (no labels)")
             continue
         counts = f"{row['recalled']}/{row['labelled']}"
-        note = "" if row["has_text_layer"] else "  no text layer (needs OCR)"
+        note = f"  OCR pages: {row['ocr_pages']}" if row["ocr_pages"] else ""
         print(f"{name:58} {row['pages']:5} {_pct(row['precision']):>7} {_pct(row['recall']):>7} {counts:>15}{note}")
         for model, field, got, want in row["wrong_values"]:
             print(f"    wrong: {model} {field} = {got} (label {want})")
+    _print_totals(title, result["overall"])
+
+
+def _print_totals(title: str, o: dict) -> None:
     print(
-        f"overall: precision {_pct(overall['precision'])}, recall {_pct(overall['recall'])}, "
-        f"module STC recall {_pct(overall['module_stc_recall'])}, certification recall {_pct(overall['cert_recall'])}"
+        f"{title}: precision {_pct(o['precision'])}, recall {_pct(o['recall'])}; module STC recall "
+        f"{_pct(o['module_stc_recall'])} at precision {_pct(o['module_stc_precision'])}; inverter key fields "
+        f"{_pct(o['inverter_key_recall'])} at {_pct(o['inverter_key_precision'])}; battery key fields "
+        f"{_pct(o['battery_key_recall'])} at {_pct(o['battery_key_precision'])}"
     )
     print(
-        f"manufacturer {_pct(overall['manufacturer_accuracy'])}, type {_pct(overall['type_accuracy'])}; "
-        f"{overall['pages']} pages in {overall['wall_seconds']} s = {overall['pages_per_second']} pages/s (2 processes)"
+        f"  certifications {_pct(o['cert_recall'])}, manufacturer {_pct(o['manufacturer_accuracy'])}, type "
+        f"{_pct(o['type_accuracy'])}; text layer {o['text_pages']} pages at {o['text_pages_per_second']} pages/s "
+        f"(one process); OCR {o['ocr_pages']} pages at {o['ocr_seconds_per_page']} s/page"
     )
 
 
@@ -264,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args:
         print(__doc__)
         raise SystemExit(2)
-    run(Path(args[0]), Path(args[1]) if len(args) > 1 else None)
+    run([Path(a) for a in args])
 
 
 if __name__ == "__main__":

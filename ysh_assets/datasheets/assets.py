@@ -142,6 +142,10 @@ def enriched_pdfs(
             "llm_detail": row["llm_detail"] or processed.detail,
             "llm_fields_filled": sum(entry["status"] == "filled" for entry in llm_entries),
             "llm_conflicts_with_rules": sum(entry["status"] == "conflict" for entry in llm_entries),
+            "llm_values_unverified": sum(entry["status"] == "unverified" for entry in llm_entries),
+            "ocr_pages": dg.MetadataValue.json(processed.ocr_pages),
+            "rejected_by_physics": dg.MetadataValue.json(processed.rejected),
+            "no_specs_reason": processed.no_specs_reason or "",
             "dagster/row_count": row["models"],
         }
     )

@@ -35,6 +35,13 @@ IDENTITY_FIELDS = ("manufacturer", "model", "equipment_type")
 NUMERIC_FIELDS = SPEC_FIELDS  # field -> unit: the same record shape as the rule extractor's
 SPEC_FIELD_NAMES = (*IDENTITY_FIELDS, *NUMERIC_FIELDS)
 
+# Where each value was read: the page number of every numeric field the model fills (null when it fills none).
+PAGES_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {name: {"type": ["integer", "null"]} for name in NUMERIC_FIELDS},
+    "required": list(NUMERIC_FIELDS),
+    "additionalProperties": False,
+}
 SPEC_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -42,9 +49,10 @@ SPEC_JSON_SCHEMA: dict[str, Any] = {
         "model": {"type": ["string", "null"]},
         "equipment_type": {"enum": [*EQUIPMENT_TYPES, None]},
         **{name: {"type": ["number", "null"]} for name in NUMERIC_FIELDS},
+        "pages": PAGES_JSON_SCHEMA,
     },
     # Every key required (null when unknown): small models follow a closed shape far more reliably.
-    "required": list(SPEC_FIELD_NAMES),
+    "required": [*SPEC_FIELD_NAMES, "pages"],
     "additionalProperties": False,
 }
 # One datasheet often covers a series (five power classes of a module): one record per model.
@@ -65,6 +73,7 @@ Rules:
   the sheet says so); mppt_count and phases are counts. Use STC values for modules.
 - manufacturer: the company's usual brand name (e.g. "JinkoSolar", "SMA", "BYD"); model: the model
   designation exactly as printed, without marketing words.
+- pages: for every number you give, the page ("--- page N ---") it is printed on; null for fields left null.
 - Values already found by rules are given; keep them unless the text clearly shows otherwise."""
 
 Status = Literal["ok", "unavailable", "error"]
@@ -153,8 +162,12 @@ def enrich(resource: OllamaResource, text: str, rules: list[dict[str, Any]]) -> 
         llm_records = parse_reply(response.message.content or "")
     except ReplyError as error:
         return EnrichmentResult("error", f"model {resource.model} reply rejected: {error}", base)
-    records, filled, conflicts = merge(base, llm_records)
-    detail = f"model {resource.model}: {len(filled)} field(s) filled, {len(conflicts)} conflict(s) with rules"
+    records, filled, conflicts = merge(base, llm_records, text.split("\f"))
+    unverified = sum(len(r.get("unverified", {})) for r in records)
+    detail = (
+        f"model {resource.model}: {len(filled)} field(s) filled, {len(conflicts)} conflict(s) with rules, "
+        f"{unverified} value(s) refused (not printed on the page the model named)"
+    )
     return EnrichmentResult("ok", detail, records, filled, conflicts)
 
 
@@ -225,6 +238,8 @@ def _check(value: Any, schema: dict[str, Any], path: str) -> None:
 def _is_type(value: Any, name: str) -> bool:
     if name == "number":
         return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
     return {
         "null": value is None,
         "string": isinstance(value, str),
@@ -234,35 +249,59 @@ def _is_type(value: Any, name: str) -> bool:
 
 
 def merge(
-    rules: list[dict[str, Any]], llm: list[dict[str, Any]]
+    rules: list[dict[str, Any]], llm: list[dict[str, Any]], pages: list[str] | None = None
 ) -> tuple[list[dict[str, Any]], list[tuple[int, str]], list[tuple[int, str]]]:
-    """Pair LLM records with rules records (by model, else by position) and fill only what the rules missed."""
-    records = [{**copy.deepcopy(r), "llm_filled": [], "conflicts": {}} for r in rules]
+    """Pair LLM records with rules records (by model, else by position) and fill only what the rules missed.
+
+    With the document's `pages`, a number the model fills must be printed on the page it names; one that is not
+    goes to the record's `unverified` (with the page claimed), never into its fields."""
+    records = [{**copy.deepcopy(r), "llm_filled": [], "conflicts": {}, "unverified": {}} for r in rules]
     pairs = _pair(rules, llm)
     filled: list[tuple[int, str]] = []
     conflicts: list[tuple[int, str]] = []
     for llm_index, llm_record in enumerate(llm):
         index = pairs.get(llm_index)
         if index is None:  # a model the rules did not find at all
-            records.append({**dict.fromkeys(IDENTITY_FIELDS), "fields": {}, "llm_filled": [], "conflicts": {}})
+            empty = {**dict.fromkeys(IDENTITY_FIELDS), "fields": {}, "llm_filled": [], "conflicts": {}}
+            records.append({**empty, "unverified": {}})
             index = len(records) - 1
         record = records[index]
         current = _plain_values(record)
+        claimed = llm_record.get("pages") or {}
         for name in SPEC_FIELD_NAMES:
             value = llm_record.get(name)
             if value is None:
                 continue
+            page = claimed.get(name) if name in NUMERIC_FIELDS else None
             if current.get(name) is None:
                 if name in NUMERIC_FIELDS:
-                    record["fields"][name] = _field_value(name, value, "llm")
+                    if pages is not None and not printed_on(value, pages, page):
+                        record["unverified"][name] = _field_value(name, value, "llm", page)
+                        continue
+                    record["fields"][name] = _field_value(name, value, "llm", page)
                 else:
                     record[name] = value
                 record["llm_filled"].append(name)
                 filled.append((index, name))
             elif not _same(current[name], value):
-                record["conflicts"][name] = _field_value(name, value, "llm")
+                record["conflicts"][name] = _field_value(name, value, "llm", page)
                 conflicts.append((index, name))
     return records, filled, conflicts
+
+
+def printed_on(value: float, pages: list[str], page: int | None) -> bool:
+    """Whether a number is printed on the named page (1-based), as '204', '204.0', '5,12', '5.12' or '-0,35'."""
+    if not isinstance(page, int) or not 1 <= page <= len(pages):
+        return False
+    text = pages[page - 1].replace("\u2212", "-")
+    for match in re.finditer(r"-?\s?\d+(?:[.,]\d+)?", text):
+        raw = match.group(0).replace(" ", "").replace(",", ".")
+        try:
+            if math.isclose(float(raw), float(value), rel_tol=1e-9, abs_tol=1e-9):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _pair(rules: list[dict[str, Any]], llm: list[dict[str, Any]]) -> dict[int, int]:
@@ -292,9 +331,9 @@ def _same(rules_value: Any, llm_value: Any) -> bool:
         return _key(str(rules_value)) == _key(str(llm_value))
 
 
-def _field_value(name: str, value: Any, source: str) -> dict[str, Any]:
+def _field_value(name: str, value: Any, source: str, page: int | None = None) -> dict[str, Any]:
     unit = {"unit": NUMERIC_FIELDS[name]} if name in NUMERIC_FIELDS else {}
-    return {"value": value, **unit, "page": None, "source": source}
+    return {"value": value, **unit, "page": page, "source": source}
 
 
 def _plain_values(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class Extraction:
     ocr_unavailable: str | None = None  # why OCR could not run, when a page needed it
     rejected: list[physics.Rejection] = field(default_factory=list)  # readings physics refused
     no_specs_reason: str | None = None  # why no specs came out, instead of a guess
+    page_texts: list[str] = field(default_factory=list)  # per page: the text layer, or the OCR text
 
     def to_json(self) -> dict:
         """Plain dict for JSON sinks; units come from SPEC_FIELDS so consumers need no second lookup."""
@@ -392,6 +393,7 @@ def extract_pdf(path: str | Path, *, ocr: bool = True) -> Extraction:
             why_no_ocr = why_no_ocr or (ocr_available() if ocr else "OCR turned off")
             if why_no_ocr:
                 unreadable.append(index + 1)
+                texts.append("")
                 continue
             page_lines = ocr_lines(page, index + 1)
             lines.extend(page_lines)
@@ -432,4 +434,5 @@ def extract_pdf(path: str | Path, *, ocr: bool = True) -> Extraction:
         ocr_unavailable=why_no_ocr if unreadable else None,
         rejected=rejected,
         no_specs_reason=reason,
+        page_texts=texts,
     )

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import pypdfium2 as pdfium
 
+from ysh_assets.datasheets.layout import usable_text
+
 QUARANTINE_REASONS = (
     "zero_byte",
     "not_pdf",
@@ -34,9 +36,6 @@ QUARANTINE_REASONS = (
     "needs_ocr",
 )
 HEADER_WINDOW = 1024  # readers accept %PDF- anywhere in the first KiB (junk before it is common)
-# Same threshold as the rule extractor: a scan can carry a few stray text objects (the SOFAR sheet has
-# about 270 characters of labels on its page), a real spec sheet has thousands per page.
-MIN_ALNUM_PER_PAGE = 400
 # The address space a parsing child may use: a real datasheet parses in ~150 MB; a crafted one (nested form
 # objects, a text bomb) would otherwise grow until the host runs out of memory.
 MAX_PARSER_MEMORY_BYTES = 1 << 30
@@ -172,26 +171,27 @@ def _parse(path: str, max_pages: int) -> dict[str, Any]:
         if pages > max_pages:
             detail = f"{pages} pages is over the {max_pages}-page limit"
             return {"reason": "too_many_pages", "detail": detail, "pages": pages}
-        alnum = sum(_alnum_count(pdf[index]) for index in range(pages))
+        texts = [_page_text(pdf[index]) for index in range(pages)]
         # Opened without a password yet encrypted: permissions only (no copying...), readable, worth a note.
         permissions_only = pdfium.raw.FPDF_GetSecurityHandlerRevision(pdf.raw) != -1
     except Exception as error:  # any parser failure past opening means a damaged file
         return {"reason": "corrupt", "detail": f"reading pages failed: {type(error).__name__}: {error}"}
     finally:
         pdf.close()
-    found = f"{alnum} letters/digits on {pages} page(s)" + (
+    alnum = sum(ch.isalnum() for text in texts for ch in text)
+    usable = sum(usable_text(text) for text in texts)
+    found = f"{alnum} letters/digits, {usable} of {pages} page(s) with a usable text layer" + (
         "; encrypted, empty user password" if permissions_only else ""
     )
-    if alnum < MIN_ALNUM_PER_PAGE * pages:
-        detail = f"no usable text layer ({found}): scanned or outlined text, needs OCR"
-        return {"reason": "needs_ocr", "detail": detail, "pages": pages, "has_text_layer": False}
-    return {"reason": None, "detail": found, "pages": pages, "has_text_layer": True}
+    # A sheet without a usable text layer is not refused here: the extractor reads those pages by OCR, and
+    # quarantines the sheet as needs_ocr only when OCR cannot run.
+    return {"reason": None, "detail": found, "pages": pages, "has_text_layer": usable > 0}
 
 
-def _alnum_count(page: Any) -> int:
+def _page_text(page: Any) -> str:
     textpage = page.get_textpage()
     try:
-        return sum(ch.isalnum() for ch in textpage.get_text_range())
+        return textpage.get_text_range()
     finally:
         textpage.close()
         page.close()

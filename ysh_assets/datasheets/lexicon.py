@@ -106,7 +106,7 @@ INVERTER_LABELS: list[tuple[str, str, frozenset[str] | None]] = [
     ),
     (
         "max_efficiency_pct",
-        rf"^((pv|inverter)?max(imum)?\.?{_EFF}(pvtogrid|pvgrid)?$|{_EFF}maxima|maxima{_EFF}|max(imaler)?{_EFF}"
+        rf"^((pv|inverter)?max(imum)?(inverter)?{_EFF}(pvtogrid|pvgrid)?$|{_EFF}maxima|maxima{_EFF}|max(imaler)?{_EFF}"
         rf"|max(imum)?{_EFF}(pvtogrid|pvgrid))",
         None,
     ),

@@ -27,7 +27,6 @@ from ysh_assets.datasheets.inspect import (
     inspect_pdf,
     limit_memory,
 )
-from ysh_assets.datasheets.layout import page_texts
 
 SPEC_COLUMNS = list(SPEC_FIELDS)
 INTEGER_FIELDS = {"mppt_count", "phases"}
@@ -40,6 +39,7 @@ class PdfLimits(dg.Config):
     max_pages: int = 60
     timeout_seconds: float = 60.0
     max_memory_bytes: int = MAX_PARSER_MEMORY_BYTES  # per parsing child (RLIMIT_AS)
+    ocr: bool = True  # read pages without a usable text layer by Tesseract; off: such sheets are needs_ocr
 
 
 @dataclass
@@ -49,6 +49,9 @@ class ProcessedPdf:
     specs: list[dict[str, Any]] = field(default_factory=list)  # products.datasheet_specs rows
     quarantine_reason: str | None = None
     detail: str = ""
+    ocr_pages: list[int] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # readings the physics guards refused
+    no_specs_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "datasheet": self.datasheet, "specs": self.specs}
@@ -85,15 +88,16 @@ SPEC_SCHEMA = {
     "equipment_type": pl.String,
     **{name: (pl.Int32 if name in INTEGER_FIELDS else pl.Float64) for name in SPEC_COLUMNS},
     "provenance": pl.String,  # JSON: field -> {"page", "source"}
-    "llm_values": pl.String,  # JSON: field -> {"value", "page", "source": "llm", "status": "filled" | "conflict"}
+    # JSON: field -> {"value", "page", "source": "llm", "status": "filled" | "conflict" | "unverified" | "rejected"}
+    "llm_values": pl.String,
 }
 
 
-def _extract_in_child(path: str, max_memory_bytes: int, conn: Connection) -> None:
+def _extract_in_child(path: str, max_memory_bytes: int, ocr: bool, conn: Connection) -> None:
     try:
         limit_memory(max_memory_bytes)
-        extraction = extract_pdf(path)
-        conn.send((extraction.to_json(), page_texts(path) if extraction.has_text_layer else []))
+        extraction = extract_pdf(path, ocr=ocr)
+        conn.send((extraction.to_json(), extraction.page_texts))
     except MemoryError:
         conn.send(MemoryError(f"extraction needed more than {max_memory_bytes} bytes"))
     except Exception as error:  # reported to the parent, which quarantines the file
@@ -103,13 +107,13 @@ def _extract_in_child(path: str, max_memory_bytes: int, conn: Connection) -> Non
 
 
 def extract_with_time_limit(
-    path: Path, timeout_seconds: float, max_memory_bytes: int = MAX_PARSER_MEMORY_BYTES
+    path: Path, timeout_seconds: float, max_memory_bytes: int = MAX_PARSER_MEMORY_BYTES, *, ocr: bool = True
 ) -> tuple[dict[str, Any], list[str]] | None:
     """The rules extraction in a child process under a memory cap; None when it ran out of time (the child is
     killed). A child that dies without an answer raises MemoryError when it hit the cap."""
     context = multiprocessing.get_context("forkserver")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_extract_in_child, args=(str(path), max_memory_bytes, sender), daemon=True)
+    child = context.Process(target=_extract_in_child, args=(str(path), max_memory_bytes, ocr, sender), daemon=True)
     child.start()
     sender.close()
     try:
@@ -155,7 +159,9 @@ def process_pdf(
         return _quarantined(inspection.sha256, base, inspection.reason or "corrupt", inspection.detail)
     remaining = limits.timeout_seconds - (time.monotonic() - started)
     try:
-        extracted = extract_with_time_limit(path, remaining, limits.max_memory_bytes) if remaining > 0 else None
+        extracted = (
+            extract_with_time_limit(path, remaining, limits.max_memory_bytes, ocr=limits.ocr) if remaining > 0 else None
+        )
     except MemoryError as error:
         return _quarantined(inspection.sha256, base, "memory_limit", str(error))
     except Exception as error:  # the parser choked on a file the intake accepted
@@ -164,8 +170,9 @@ def process_pdf(
         detail = f"parsing and extraction exceeded {limits.timeout_seconds:g} s; extractor killed"
         return _quarantined(inspection.sha256, base, "timeout", detail)
     document, texts = extracted
-    if not document["has_text_layer"]:
-        return _quarantined(inspection.sha256, base, "needs_ocr", "no text layer: scanned sheet")
+    if document["unreadable_pages"] and not document["specs"]:
+        detail = f"pages {document['unreadable_pages']} have no usable text layer; {document['ocr_unavailable']}"
+        return _quarantined(inspection.sha256, base, "needs_ocr", detail)
     rules = document["specs"]
     enrichment = (
         enrich(ollama, "\n\f".join(texts), rules)
@@ -181,11 +188,21 @@ def process_pdf(
         "equipment_type": document["equipment_type"],
         "certifications": json.dumps(document["certifications"]),
         "models": len(specs),
-        "extractor": "rules+llm" if enrichment.status == "ok" else "rules",
+        "extractor": "+".join(
+            ["rules"] + (["ocr"] if document["ocr_pages"] else []) + (["llm"] if enrichment.status == "ok" else [])
+        ),
         "llm_status": enrichment.status,
         "llm_detail": enrichment.detail,
     }
-    return ProcessedPdf(inspection.sha256, datasheet, specs, detail=enrichment.detail)
+    return ProcessedPdf(
+        inspection.sha256,
+        datasheet,
+        specs,
+        detail=document["no_specs_reason"] or enrichment.detail,
+        ocr_pages=document["ocr_pages"],
+        rejected=document["rejected"],
+        no_specs_reason=document["no_specs_reason"],
+    )
 
 
 def _datasheet_row(inspection: Inspection, filename: str, object_key: str | None) -> dict[str, Any]:
@@ -237,6 +254,7 @@ def _spec_rows(sha256: str, records: list[dict[str, Any]], document: dict[str, A
 def _spec_row(sha256: str, record: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     fields = record.get("fields", {})
     llm_values = {name: {**value, "status": "conflict"} for name, value in record.get("conflicts", {}).items()}
+    llm_values |= {name: {**value, "status": "unverified"} for name, value in record.get("unverified", {}).items()}
     values: dict[str, Any] = {}
     for name in SPEC_COLUMNS:
         field_value = fields.get(name)

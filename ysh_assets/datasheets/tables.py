@@ -109,9 +109,9 @@ def parse_rows(line: Line) -> list[Row]:
     for cell in line.cells:
         text = cell.text
         if UNIT_ONLY.match(text.replace(" ", "")) and labels:
-            if tokens:
+            if tokens and cell is not line.cells[-1]:
                 tokens[-1] = Token(tokens[-1].x0, cell.x1, f"{tokens[-1].text} {text.strip('[]()')}")
-            else:
+            else:  # before the values, or a last 'UNITS' column: the unit of every value in the row
                 unit = text.strip("[]() ").replace(" ", "").lower()
             continue
         if not VALUE_START.match(text):
@@ -194,6 +194,8 @@ def _header(row: Row) -> list[Column] | None:
             pieces = _cell_tokens(cell) if re.fullmatch(r"[\d\s]+", cell.text) else [Token(cell.x0, cell.x1, cell.text)]
             columns.extend(Column(p.x0, p.x1, p.text, labelled=True) for p in pieces)
         return columns
+    if cells and re.fullmatch(r"units?|unidades?|einheit|unidad", cells[-1].text.strip(), re.IGNORECASE):
+        cells = cells[:-1]  # a last 'UNITS' column names no model
     if len(cells) >= 2 and all(_is_model_cell(c.text) for c in cells):
         return [Column(c.x0, c.x1, c.text) for c in cells]
     return None
@@ -223,7 +225,9 @@ def _headers(lines: list[Line], family: str) -> dict[int, Table]:
     return found
 
 
-_MODEL_LIST = re.compile(r"^(?:\S+\s)?([A-Z0-9][A-Z0-9.\-]{1,15}(?:\s?/\s?[A-Z0-9][A-Z0-9.\-]{1,15}){1,15})$")
+_MODEL_LIST = re.compile(
+    r"^(?:\S+\s)?([A-Z0-9][A-Z0-9.\-]{1,15}(?:\s?/\s?[A-Z0-9][A-Z0-9.\-]{1,15}){1,15})(?:\(\d\))?$"
+)
 
 
 def _model_list_tables(lines: list[Line]) -> dict[int, Table]:
@@ -412,10 +416,16 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
     tables.extend(transposed)
     headers = _headers(lines, family)
     tables.extend(headers.values())
+    stacked = _stacked_values(lines)
     for index, line in enumerate(lines):
         if index in used:
             continue
         row = parse_row(line)
+        segments = parse_rows(line)
+        if index in stacked and segments:
+            last = segments[-1]
+            last.tokens = _unstack(last.tokens, [(y, t) for y, t in stacked[index] if t.x0 > last.labels[-1].x1])
+            row.tokens = [t for segment in segments for t in segment.tokens]
         if current is not None and current.page != line.page:
             current = None
             section = None
@@ -447,7 +457,7 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
             if family == "module" and current is not None and NON_STC.search(line.text) and not STC.search(line.text):
                 current.stc = False
             continue
-        for segment in parse_rows(line):
+        for segment in segments:
             if not segment.tokens:
                 continue
             candidates = _fields_of(segment, family, section) or _wrapped_label(lines, index, segment, family, section)
@@ -468,6 +478,45 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
                 table = sheet
             _read_row(table, segment, candidates, family, lines, index)
     return SheetTables(tables, sheet)
+
+
+def _stacked_values(lines: list[Line]) -> dict[int, list[tuple[float, Token]]]:
+    """Value lines with no label of their own, printed just above or below a labelled row: a cell holding two
+    lines ('3800 @ 240V' over '3300 @ 208V', the label centred between them). Keyed by the labelled row's index;
+    each token carries its line's y so the upper line can win."""
+    attached: dict[int, list[tuple[float, Token]]] = {}
+    for index, line in enumerate(lines):
+        if not line.cells or not all(VALUE_START.match(c.text) for c in line.cells):
+            continue
+        near = [
+            i
+            for i in (index - 2, index - 1, index + 1, index + 2)
+            if 0 <= i < len(lines)
+            and lines[i].page == line.page
+            and abs(lines[i].y - line.y) <= 0.9 * line.size
+            and lines[i].cells
+            and not VALUE_START.match(lines[i].cells[0].text)
+        ]
+        if near:
+            owner = min(near, key=lambda i: abs(lines[i].y - line.y))
+            tokens = [t for cell in line.cells for t in _cell_tokens(cell)]
+            attached.setdefault(owner, []).extend((line.y, t) for t in tokens)
+    return attached
+
+
+def _unstack(own: list[Token], extra: list[tuple[float, Token]]) -> list[Token]:
+    """The row's tokens with the stacked ones merged in: where two overlap in x (one cell of two lines), the
+    upper line's value is the cell's first value and wins."""
+    tokens = [(1e9, t) for t in own]  # the label's own line sits between the stacked lines
+    for y, token in sorted(extra, key=lambda e: e[0]):
+        overlapping = [i for i, (_, t) in enumerate(tokens) if t.x0 < token.x1 and token.x0 < t.x1]
+        if not overlapping:
+            tokens.append((y, token))
+        elif all(y < tokens[i][0] for i in overlapping):
+            for i in sorted(overlapping, reverse=True):
+                tokens.pop(i)
+            tokens.append((y, token))
+    return [t for _, t in sorted(tokens, key=lambda e: e[1].x0)]
 
 
 def _transposed_tables(lines: list[Line], family: str) -> tuple[list[Table], set[int]]:

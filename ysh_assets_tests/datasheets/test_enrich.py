@@ -35,8 +35,13 @@ RULES = [
 
 
 def reply(*records: dict[str, Any]) -> str:
-    """A schema-complete reply: every field present, null unless given."""
-    return json.dumps({"records": [{**dict.fromkeys(SPEC_FIELD_NAMES), **r} for r in records]})
+    """A schema-complete reply: every field present, null unless given; each given number claimed on page 1
+    unless the record names its own pages."""
+    complete = []
+    for record in records:
+        pages = {name: (1 if record.get(name) is not None else None) for name in NUMERIC_FIELDS}
+        complete.append({**dict.fromkeys(SPEC_FIELD_NAMES), **record, "pages": {**pages, **record.get("pages", {})}})
+    return json.dumps({"records": complete})
 
 
 def resource(server: OllamaServer, **overrides: Any) -> OllamaResource:
@@ -68,7 +73,9 @@ def test_request_on_the_wire_is_non_streaming_structured_and_deterministic() -> 
 
 def test_schema_types_every_numeric_field_as_number_or_null() -> None:
     properties = SPEC_JSON_SCHEMA["properties"]
-    assert set(SPEC_JSON_SCHEMA["required"]) == set(properties) == set(SPEC_FIELD_NAMES)
+    assert set(SPEC_JSON_SCHEMA["required"]) == set(properties) == {*SPEC_FIELD_NAMES, "pages"}
+    assert set(properties["pages"]["properties"]) == set(NUMERIC_FIELDS)
+    assert all(p == {"type": ["integer", "null"]} for p in properties["pages"]["properties"].values())
     assert properties["equipment_type"]["enum"][:-1] == [
         "module",
         "inverter_string",
@@ -87,7 +94,7 @@ def test_missing_field_is_filled_with_source_llm() -> None:
     [record] = result.records
     assert record["fields"] == {
         "usable_kwh": {"value": 5.12, "unit": "kWh", "page": 1, "source": "rules"},
-        "nominal_voltage_v": {"value": 204, "unit": "V", "page": None, "source": "llm"},
+        "nominal_voltage_v": {"value": 204, "unit": "V", "page": 1, "source": "llm"},
     }
     assert (record["model"], record["manufacturer"], record["equipment_type"]) == ("HVS 5.1", "BYD", "battery")
     assert record["llm_filled"] == ["equipment_type", "nominal_voltage_v"]
@@ -104,24 +111,38 @@ def test_contradicting_value_keeps_rules_and_records_conflict() -> None:
     assert record["manufacturer"] == "BYD"
     assert record["conflicts"] == {
         "manufacturer": {"value": "BYD Company", "page": None, "source": "llm"},
-        "usable_kwh": {"value": 5.1, "unit": "kWh", "page": None, "source": "llm"},
+        "usable_kwh": {"value": 5.1, "unit": "kWh", "page": 1, "source": "llm"},
     }
     assert result.conflicts == [(0, "manufacturer"), (0, "usable_kwh")]
     assert result.filled == []
+
+
+def test_a_value_not_printed_on_the_page_the_model_names_is_refused() -> None:
+    # 204 V is printed on page 1; the model claims page 2, and invents a weight printed nowhere.
+    llm = reply({"model": "HVS 5.1", "nominal_voltage_v": 204, "weight_kg": 91, "pages": {"nominal_voltage_v": 2}})
+    with OllamaServer(reply=llm) as server:
+        result = enrich(resource(server), TEXT, RULES)
+    [record] = result.records
+    assert set(record["fields"]) == {"usable_kwh"}
+    assert record["unverified"] == {
+        "nominal_voltage_v": {"value": 204, "unit": "V", "page": 2, "source": "llm"},
+        "weight_kg": {"value": 91, "unit": "kg", "page": 1, "source": "llm"},
+    }
+    assert result.filled == [] and "2 value(s) refused" in result.detail
 
 
 def test_same_values_spelled_differently_are_no_conflict_and_unfound_models_are_added() -> None:
     rules = [{"model": "JKM550M-72HL4-V", "pmax_w": 550}]  # flat records with bare values are accepted too
     llm = reply({"model": "jkm550m 72hl4 v", "pmax_w": 550.0}, {"model": "JKM555M-72HL4-V", "pmax_w": 555})
     with OllamaServer(reply=llm) as server:
-        result = enrich(resource(server), "JKM550M ... JKM555M", rules)
+        result = enrich(resource(server), "JKM550M 550 W ... JKM555M 555 W", rules)
     assert result.status == "ok"
     assert result.conflicts == []
     first, second = result.records
     assert first["model"] == "JKM550M-72HL4-V"
     assert first["fields"]["pmax_w"] == {"value": 550, "unit": "W", "page": None, "source": "rules"}
     assert second["model"] == "JKM555M-72HL4-V"
-    assert second["fields"]["pmax_w"] == {"value": 555, "unit": "W", "page": None, "source": "llm"}
+    assert second["fields"]["pmax_w"] == {"value": 555, "unit": "W", "page": 1, "source": "llm"}
     assert result.filled == [(1, "model"), (1, "pmax_w")]
 
 

@@ -169,25 +169,29 @@ def test_pdfs_become_specs_with_provenance_and_bad_ones_are_quarantined_rules_on
                                     "products.datasheets"))  # fmt: skip
     assert sheets == {
         JINKO: "extracted:",
-        SOFAR: "quarantined:needs_ocr",
+        SOFAR: "extracted:",  # no usable text layer: read by OCR
         "empty.pdf": "quarantined:zero_byte",
         "fake.pdf": "quarantined:not_pdf",
     }
     specs = sql(
         empty_pg_dsn,
         "SELECT model, pmax_w, vmp_v, imp_a, voc_v, isc_a, efficiency_pct, provenance->'pmax_w'->>'page', "
-        "provenance->'pmax_w'->>'source' FROM products.datasheet_specs ORDER BY pmax_w",
+        "provenance->'pmax_w'->>'source' FROM products.datasheet_specs WHERE equipment_type = 'module' ORDER BY pmax_w",
     )
     assert [s[1] for s in specs] == [550, 555, 560, 565, 570]
     assert specs[0][2:7] == (40.9, 13.45, 49.62, 14.03, 21.33)
     assert specs[0][7:] == ("2", "rules")  # the electrical table is on the second page
 
     reasons = dict(sql(empty_pg_dsn, "SELECT source, reason FROM pipeline.quarantine"))
-    assert reasons == {
-        f"{INCOMING_PREFIX}empty.pdf": "zero_byte",
-        f"{INCOMING_PREFIX}fake.pdf": "not_pdf",
-        f"{INCOMING_PREFIX}{SOFAR}": "needs_ocr",
-    }
+    assert reasons == {f"{INCOMING_PREFIX}empty.pdf": "zero_byte", f"{INCOMING_PREFIX}fake.pdf": "not_pdf"}
+    ocr = sql(
+        empty_pg_dsn,
+        "SELECT s.model, s.ac_power_w, s.provenance->'ac_power_w'->>'source', d.extractor FROM "
+        "products.datasheet_specs s JOIN products.datasheets d USING (sha256) WHERE d.filename = %s ORDER BY 2",
+        (SOFAR,),
+    )
+    assert [(m, w) for m, w, _, _ in ocr][:2] == [("3.3KTL-X", 3000), ("4.4KTL-X", 4000)]
+    assert {(source, extractor) for _, _, source, extractor in ocr} == {("ocr", "rules+ocr")}
     jinko = runs[f"{INCOMING_PREFIX}{JINKO}"]
     meta = {e.asset_key.path[-1]: e.materialization.metadata for e in jinko.get_asset_materialization_events()}
     assert meta["enriched_pdfs"]["extractor"].value == "rules"
@@ -208,6 +212,7 @@ def test_ollama_fills_gaps_and_never_overwrites_rules(pdf_stack, store, empty_pg
     def reply(body: dict) -> str:
         record = dict.fromkeys(["manufacturer", "model", "equipment_type", *NUMERIC_FIELDS])
         record.update(manufacturer="BYD", model="HVS 5.1", equipment_type="battery", usable_kwh=9.99, phases=1)
+        record["pages"] = {**dict.fromkeys(NUMERIC_FIELDS), "usable_kwh": 2, "phases": 2}  # where each was read
         return json.dumps({"records": [record]})
 
     upload(store, BYD)
@@ -224,7 +229,7 @@ def test_ollama_fills_gaps_and_never_overwrites_rules(pdf_stack, store, empty_pg
     assert llm_values["usable_kwh"] == {
         "value": 9.99,
         "unit": "kWh",
-        "page": None,
+        "page": 2,
         "source": "llm",
         "status": "conflict",
     }
@@ -301,6 +306,15 @@ def test_local_profile_runs_the_same_flow_on_a_folder_and_duckdb(tmp_path, monke
         ]
     (stored,) = [p for p in (tmp_path / "objects" / "datasheets").rglob("*.pdf")]
     assert stored.name.endswith(".pdf") and all(c.isalnum() or c in "._-" for c in stored.name)
+
+
+def test_a_sheet_without_text_layer_is_needs_ocr_when_ocr_is_off():
+    from ysh_assets.datasheets.pipeline import PdfLimits, process_pdf
+
+    processed = process_pdf(PDFS / SOFAR, filename=SOFAR, limits=PdfLimits(ocr=False))
+    assert processed.quarantine_reason == "needs_ocr"
+    assert "pages [1] have no usable text layer; OCR turned off" in processed.detail
+    assert processed.specs == []
 
 
 def test_extraction_that_runs_out_of_time_is_killed_and_reported():
