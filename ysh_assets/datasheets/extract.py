@@ -162,7 +162,9 @@ def _equipment_type(text: str) -> str | None:
         return kind
     if re.search(r"micro[- ]?inverter", text, re.IGNORECASE):
         return "inverter_micro"
-    if re.search(r"\bhybrid\b|battery (input|voltage|port)", text, re.IGNORECASE):
+    if re.search(
+        r"\bhybrid\b|battery (input|voltage|port)|charge battery|\(pv and battery\)|energy storage", text, re.I
+    ):
         return "inverter_hybrid"
     return "inverter_string"
 
@@ -352,6 +354,22 @@ def _records(
     return list(records.values()), rejected
 
 
+def records_from_lines(
+    lines: list[Line],
+    family: str,
+    manufacturer: str | None = None,
+    equipment: str | None = None,
+    sources: dict[int, str] | None = None,
+    *,
+    phases: int | None = None,
+) -> tuple[list[SpecRecord], list[physics.Rejection]]:
+    """Per-model records from a sheet's positioned lines (text layer or OCR), after the physics guards."""
+    read = read_tables(lines, family)
+    if phases:
+        read.sheet.values.setdefault(0, {}).setdefault("phases", (phases, 1))
+    return _records(read, lines, family, manufacturer, equipment, sources or {})
+
+
 def _phases(text: str) -> int | None:
     """Single or three phase when the sheet names one clearly more often than the other (split-phase 240 V is
     single-phase; a 'supports 3ph generators' feature line does not make a single-phase inverter three-phase)."""
@@ -410,10 +428,8 @@ def extract_pdf(path: str | Path, *, ocr: bool = True) -> Extraction:
     specs: list[SpecRecord] = []
     rejected: list[physics.Rejection] = []
     if family:
-        read = read_tables(lines, family)
-        if family == "inverter" and (phases := _phases(full)):
-            read.sheet.values.setdefault(0, {}).setdefault("phases", (phases, 1))
-        specs, rejected = _records(read, lines, family, manufacturer, equipment, sources)
+        phases = _phases(full) if family == "inverter" else None
+        specs, rejected = records_from_lines(lines, family, manufacturer, equipment, sources, phases=phases)
     reason = None
     if not specs:
         if unreadable and not lines:

@@ -89,7 +89,7 @@ def _cell_tokens(cell: Cell) -> list[Token]:
             words.append(Token(last.x0, word.x1, last.text + text))
         else:
             words.append(Token(word.x0, word.x1, text))
-    if len(words) >= 2 and all(_NUMBER_WORD.match(w.text) for w in words):
+    if len(cell.words) >= 2 and all(_NUMBER_WORD.match(w.text) for w in words):
         return [piece for w in words for piece in _split_glued(w)]
     return _split_glued(Token(cell.x0, cell.x1, cell.text))
 

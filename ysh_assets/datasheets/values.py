@@ -84,10 +84,20 @@ _UNIT_AFTER = re.compile(rf"^\s*[(]?\s*[≥≤<>~≈@]?\s*({NUM})\s*([A-Za-z%°�
 UNIT_ONLY = re.compile(r"^[\[(]?\s*(w|wp|kw|v|a|va|kva|kwh|mm|kg|%|%/°c|%/k|%/℃|vdc)\s*[\])]?$", re.IGNORECASE)
 
 
+_KNOWN_UNITS = {"w", "wp", "kw", "kwp", "v", "vdc", "a", "%", "kg", "mm", "kwh", "wh", "%/°c", "%/k", "%/℃", "%/c"}
+
+
 def unit_in(text: str) -> str | None:
-    """A unit written in brackets, as in a label 'Power at MPP [W]', 'Module Efficiency (%)', 'PMAX(Wp)'."""
-    match = re.search(r"[\[(/]\s*([A-Za-z%°℃]+(?:\s?/\s?[°℃A-Za-z]+)?)\s*[\])]", text)
-    return match.group(1).replace(" ", "").lower() if match else None
+    """A unit written in brackets, as in a label 'Power at MPP [W]', 'Module Efficiency (%)', 'PMAX(Wp)',
+    'Maximum Power (Pmax/W)' or 'Temperature coefficient [%/K]' (the last bracket that names a unit)."""
+    for inside in reversed(re.findall(r"[\[(]\s*([^\[\]()]+?)\s*[\])]", text)):
+        unit = inside.replace(" ", "").lower()
+        if unit in _KNOWN_UNITS:
+            return unit
+        last = unit.rsplit("/", 1)[-1]
+        if "/" in unit and last in _KNOWN_UNITS and not unit.startswith("%"):
+            return last
+    return None
 
 
 def parse_value(name: str, text: str, fallback_unit: str | None = None) -> float | int | None:
