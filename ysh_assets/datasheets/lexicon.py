@@ -25,7 +25,7 @@ MODULE_LABELS: list[tuple[str, str]] = [
     (
         "vmp_v",
         r"^(max(imum)?powervoltage|maxpowerpointvoltage|voltageat(mpp|maximumpower|pmax)|mppvoltage"
-        r"|optimumoperatingvoltage|(rated|nominal)(operating)?voltage|operatingvoltage"
+        r"|opt(imum)?operatingvoltage|(rated|nominal)(operating)?voltage|operatingvoltage"
         r"|tensao(de|na|no|em)?(pontode)?(maxima|max)potencia|tensaodeoperacao(otima)?|tensaonominal|tensaomp"
         r"|tension(de|en(el)?)?(puntode)?(maxima|max)potencia|tensionmpp|tensiondeoperacion"
         r"|spannung(im|bei)mpp|mppspannung|vmpp?|vmp|umpp|vm\b|vm$|vmppv)",
@@ -33,7 +33,7 @@ MODULE_LABELS: list[tuple[str, str]] = [
     (
         "imp_a",
         r"^(max(imum)?powercurrent|maxpowerpointcurrent|currentat(mpp|maximumpower|pmax)|mppcurrent"
-        r"|optimumoperatingcurrent|(rated|nominal)(operating)?current|operatingcurrent"
+        r"|opt(imum)?operatingcurrent|(rated|nominal)(operating)?current|operatingcurrent"
         r"|corrente(de|na|no|em)?(pontode)?(maxima|max)potencia|correntedeoperacao(otima)?|correntenominal"
         r"|corriente(de|en(el)?)?(puntode)?(maxima|max)potencia|corrientempp|corrientedeoperacion"
         r"|strom(im|bei)mpp|mppstrom|impp?|imp|im$)",
@@ -87,7 +87,7 @@ INVERTER_LABELS: list[tuple[str, str, frozenset[str] | None]] = [
     ),
     (
         "max_dc_voltage_v",
-        r"^(max(imum)?(pv|dc)?(input|array)?(open?circuit)?voltage(dc)?$|max(imum)?(pv|dc)inputvoltage"
+        r"^(max(imum)?(pv|dc)?(input|array)?(open?circuit)?voltage(dc)?(v|vdc)?$|max(imum)?(pv|dc)inputvoltage"
         r"|max(imum)?inputvoltage(pv|dc)?|tensao(cc|dc)?maxima(de)?(entrada)?(cc|dc|fv)?"
         r"|tensaomaxima|tensionmaxima(de)?(entrada)?(cc|dc|fv)?|max(imale)?(dc)?eingangsspannung)",
         frozenset({"dc", None}),
@@ -106,14 +106,16 @@ INVERTER_LABELS: list[tuple[str, str, frozenset[str] | None]] = [
     ),
     (
         "max_efficiency_pct",
-        rf"^((pv|inverter)?max(imum)?(inverter)?{_EFF}(pvtogrid|pvgrid)?$|{_EFF}maxima|maxima{_EFF}|max(imaler)?{_EFF}"
+        rf"^((pv|inverter)?(max(imum)?|peak)(inverter)?{_EFF}(pvtogrid|pvgrid)?%?$|{_EFF}maxima|maxima{_EFF}"
+        rf"|max(imaler)?{_EFF}"
         rf"|max(imum)?{_EFF}(pvtogrid|pvgrid))",
         None,
     ),
     (
         "ac_power_w",
         r"^((rated|nominal)(ac)?(output)?(active)?power(output)?(ac)?|(rated|nominal)(ac)?poweroutput"
-        r"|(ac)?(rated|nominal)(output)?power|potencia(nominal|ativa)(de)?(saida)?(ca|ac)?"
+        r"|(ac)?(rated|nominal)(output)?power|max(imum)?continuous(ac)?outputpower"
+        r"|potencia(nominal|ativa)(de)?(saida)?(ca|ac)?"
         r"|potencianominalca|potencia(nominal)?(de)?salida(nominal)?|ac(nenn|bemessungs)leistung|nennleistung)",
         frozenset({"ac", None}),
     ),

@@ -164,6 +164,11 @@ class Table:
     series_header: str | None = None  # a single header cell merged over power-class columns ('HT54-18X')
     values: dict[int, dict[str, tuple[float | int, int]]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
+    beside: list[Table] = field(default_factory=list)  # tables printed to its right under the same header line
+
+    def spans(self, token: Token) -> bool:
+        margin = 0.5 * (self.columns[-1].x1 - self.columns[0].x0) / max(len(self.columns), 1) + 10
+        return self.columns[0].x0 - margin <= token.xc <= self.columns[-1].x1 + margin
 
 
 def _is_model_cell(text: str) -> bool:
@@ -180,25 +185,29 @@ def _is_model_cell(text: str) -> bool:
     )
 
 
-def _header(row: Row) -> list[Column] | None:
-    """Columns of a model header row: 'Module Type | JKM550M... | JKM555M...', 'POWER CLASS | 395 | 400 ...',
-    'Models | 3.8K | 5K ...', or an unlabelled row of model names ('SB 3000TL-21 | SB 3600TL-21')."""
+def _header(row: Row) -> list[list[Column]]:
+    """Column groups of a model header row: 'Module Type | JKM550M... | JKM555M...', 'POWER CLASS | 395 | 400',
+    'Models | 3.8K | 5K ...', or an unlabelled row of model names ('SB 3000TL-21 | SB 3600TL-21'). Two tables
+    side by side (two module formats) give two groups: 'Model | A-400 | A-405   Model | B-350 | B-355'."""
     cells = row.line.cells
     inline = re.match(r"^([A-Za-z .]{3,20}?)\s*(?:#|no\.?)?\s*:\s*(\S.*)$", cells[0].text)
     if inline and MODEL_HEADER.match(fold(inline.group(1))):  # 'MODEL #: 18KPV-V-12LV'
         name = re.split(r"\s[|/]\s|\s\(", inline.group(2))[0]  # 'WP-16/280-1AWLL | WP-16/280-1-AWLL': one model
-        return [Column(cells[0].x1 - 1, cells[0].x1, name, labelled=True)]
+        return [[Column(cells[0].x1 - 1, cells[0].x1, name, labelled=True)]]
     if len(cells) >= 2 and MODEL_HEADER.match(fold(cells[0].text)):
-        columns = []
+        groups: list[list[Column]] = [[]]
         for cell in cells[1:]:
+            if MODEL_HEADER.match(fold(cell.text)):
+                groups.append([])
+                continue
             pieces = _cell_tokens(cell) if re.fullmatch(r"[\d\s]+", cell.text) else [Token(cell.x0, cell.x1, cell.text)]
-            columns.extend(Column(p.x0, p.x1, p.text, labelled=True) for p in pieces)
-        return columns
+            groups[-1].extend(Column(p.x0, p.x1, p.text, labelled=True) for p in pieces)
+        return [g for g in groups if g]
     if cells and re.fullmatch(r"units?|unidades?|einheit|unidad", cells[-1].text.strip(), re.IGNORECASE):
         cells = cells[:-1]  # a last 'UNITS' column names no model
     if len(cells) >= 2 and all(_is_model_cell(c.text) for c in cells):
-        return [Column(c.x0, c.x1, c.text) for c in cells]
-    return None
+        return [[Column(c.x0, c.x1, c.text) for c in cells]]
+    return []
 
 
 def _headers(lines: list[Line], family: str) -> dict[int, Table]:
@@ -206,15 +215,18 @@ def _headers(lines: list[Line], family: str) -> dict[int, Table]:
     model-like codes that are not labelled (captions, accessory part numbers) are not headers."""
     found: dict[int, Table] = {}
     for index, line in enumerate(lines):
-        columns = _header(parse_row(line))
-        if not columns:
-            continue
-        table = Table(line.page, line.y, columns)
-        if len(columns) == 1 and family == "module":
-            table.series_header = columns[0].name
+        groups = _header(parse_row(line))
         caption = f"{_caption(lines, index)} {line.text}"
-        table.stc = not (NON_STC.search(caption) and not STC.search(caption))
-        found[index] = table
+        tables = []
+        for columns in groups:
+            table = Table(line.page, line.y, columns)
+            if len(columns) == 1 and family == "module":
+                table.series_header = columns[0].name
+            table.stc = not (NON_STC.search(caption) and not STC.search(caption))
+            tables.append(table)
+        if tables:
+            found[index] = tables[0]
+            tables[0].beside = tables[1:]
     labelled_pages = {t.page for t in found.values() if t.columns[0].labelled}
     found = {i: t for i, t in found.items() if t.columns[0].labelled or t.page not in labelled_pages}
     if family != "module":
@@ -415,7 +427,7 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
     transposed, used = _transposed_tables(lines, family)
     tables.extend(transposed)
     headers = _headers(lines, family)
-    tables.extend(headers.values())
+    tables.extend(t for primary in headers.values() for t in (primary, *primary.beside))
     stacked = _stacked_values(lines)
     for index, line in enumerate(lines):
         if index in used:
@@ -472,6 +484,8 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
                     current = implicit
                     tables.append(current)
             table = current or owner or sheet
+            if table.beside:  # two tables side by side: the one under this segment's values
+                table = next((t for t in (table, *table.beside) if t.spans(segment.tokens[0])), table)
             if not table.stc:
                 # Past the STC values: mechanical and temperature rows still describe every model of the sheet.
                 candidates = [c for c in candidates if c[0] not in MODULE_ELECTRICAL]
