@@ -54,7 +54,14 @@ class ProcessedPdf:
     no_specs_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "datasheet": self.datasheet, "specs": self.specs}
+        return {
+            "sha256": self.sha256,
+            "datasheet": self.datasheet,
+            "specs": self.specs,
+            "ocr_pages": self.ocr_pages,
+            "rejected_by_physics": self.rejected,
+            "no_specs_reason": self.no_specs_reason,
+        }
 
     def frames(self) -> list[tuple[str, pl.DataFrame]]:
         """The rows as frames for Warehouse.replace_rows, parent table first."""

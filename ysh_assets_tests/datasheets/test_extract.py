@@ -345,6 +345,37 @@ def test_transposed_table_with_models_as_rows():
     }
 
 
+def test_two_module_formats_side_by_side_under_one_header_line():
+    printed = [
+        line(88, (40, "Model"), (150, "AB-400"), (200, "AB-405"), (300, "Model"), (400, "CD-330"), (450, "CD-335"))
+    ]
+    rows = [
+        ("Pmax (W)", ["400", "405"], ["330", "335"]),
+        ("Vmp (V)", ["31.20", "31.35"], ["34.10", "34.30"]),
+        ("Imp (A)", ["12.82", "12.92"], ["9.68", "9.77"]),
+    ]
+    for i, (label, left, right) in enumerate(rows):
+        y = 100 + 12 * i
+        printed.append(
+            line(y, (40, label), (150, left[0]), (200, left[1]), (300, label), (400, right[0]), (450, right[1]))
+        )
+    got, rejected = records(page(*printed))
+    assert rejected == []
+    assert got["AB-405"] == {"pmax_w": 405, "vmp_v": 31.35, "imp_a": 12.92}
+    assert got["CD-330"] == {"pmax_w": 330, "vmp_v": 34.1, "imp_a": 9.68}
+
+
+def test_spanish_and_german_labels():
+    rows = [
+        (100, "Potencia máxima (Pmax)", ["400 W", "405 W"]),
+        (112, "Tensión en el punto de máxima potencia (Vmp)", ["31,20 V", "31,35 V"]),
+        (124, "MPP-Strom (Impp)", ["12,82 A", "12,92 A"]),
+        (136, "Leerlaufspannung (Uoc)", ["37,10 V", "37,25 V"]),
+    ]
+    got, _ = records(module_page(rows, header=("Modelo", ["XY-400M", "XY-405M"]), dims=False))
+    assert got["XY-400M"] == {"pmax_w": 400, "vmp_v": 31.2, "imp_a": 12.82, "voc_v": 37.1}
+
+
 def test_a_page_with_no_spec_table_gives_no_specs():
     prose = page(
         line(100, (40, "Our monocrystalline modules are built for decades of reliable generation.")),
