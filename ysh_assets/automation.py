@@ -255,6 +255,25 @@ def run_daily_sequence(
     return results
 
 
+def run_new_pdfs(definitions: dg.Definitions, instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
+    """What the daemon does with `new_pdf_sensor`, once and in this process: evaluate it, add the partitions it
+    asks for, and run `pdf_processing` for each PDF it found (the PDF step of `ysh daily`)."""
+    sensor = definitions.resolve_sensor_def("new_pdf_sensor")
+    with dg.build_sensor_context(
+        instance=instance, resources={"object_store": definitions.resources["object_store"]}
+    ) as context:
+        evaluation = sensor(context)
+    for request in evaluation.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    job = definitions.resolve_job_def("pdf_processing")
+    return [
+        job.execute_in_process(
+            instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+        )
+        for request in evaluation.run_requests
+    ]
+
+
 defs = dg.Definitions(
     jobs=[aneel_snapshot_job, aneel_generation_units_job, aneel_tariffs_job, aneel_tariffs_current_job],
     schedules=[daily_full_ingestion, hourly_incremental],

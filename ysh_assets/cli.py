@@ -48,9 +48,33 @@ SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
      "FROM products.certification_links GROUP BY 1, 2 ORDER BY 1, 2"),
     ("aneel.certifications", "SELECT equipment_type, certifier, count(*) AS certified FROM aneel.certifications "
      "GROUP BY 1, 2 ORDER BY 1, 2"),
+    ("products.datasheets", "SELECT filename, status, coalesce(quarantine_reason, '') AS reason, models, extractor "
+     "FROM products.datasheets ORDER BY filename"),
     ("pipeline.quarantine", "SELECT asset_key, count(*) AS rows, min(reason) AS first_reason "
      "FROM pipeline.quarantine GROUP BY asset_key ORDER BY asset_key"),
 )  # fmt: skip
+
+
+SEARCH_JOB = "search_index_job"
+
+
+def _seed_bundled_pdfs(store) -> None:
+    """Offline runs: the bundled datasheets are dropped under incoming/ (as an operator would), once, and left to
+    settle, so the same sensor and assets read them."""
+    import time
+    from pathlib import Path
+
+    from ysh_assets.datasheets.sensors import INCOMING_PREFIX
+    from ysh_assets.object_cursor import SETTLE_SECONDS
+
+    added = 0
+    for pdf in sorted((Path(__file__).parent / "sample_data" / "datasheets").glob("*.pdf")):
+        key = f"{INCOMING_PREFIX}{pdf.name}"
+        if not store.exists(key):
+            store.put_bytes(key, pdf.read_bytes(), content_type="application/pdf")
+            added += 1
+    if added:
+        time.sleep(SETTLE_SECONDS + 0.5)
 
 
 def _daily(args: argparse.Namespace) -> int:
@@ -64,6 +88,8 @@ def _daily(args: argparse.Namespace) -> int:
         for job, tags in daily_sequence_tags():
             tag_option = f" --tags {shlex.quote(json.dumps(tags))}" if tags else ""
             print(f"dagster job execute -m ysh_assets.definitions -j {job}{tag_option}")
+        print("# datasheets: new_pdf_sensor starts one pdf_processing run per new PDF under incoming/")
+        print(f"dagster job execute -m ysh_assets.definitions -j {SEARCH_JOB}")
         return 0
     import dagster as dg
     import duckdb
@@ -71,7 +97,7 @@ def _daily(args: argparse.Namespace) -> int:
     import psycopg
     from dagster._cli.utils import get_possibly_temporary_instance_for_cli
 
-    from ysh_assets.automation import run_daily_sequence
+    from ysh_assets.automation import run_daily_sequence, run_new_pdfs
     from ysh_assets.definitions import defs, settings
 
     print(f"profile={settings.profile} sources={settings.sources} data={settings.data_dir}")
@@ -79,6 +105,11 @@ def _daily(args: argparse.Namespace) -> int:
     # SQLite under .dagster_home), so the UI shows these runs beside the data they wrote.
     with get_possibly_temporary_instance_for_cli("ysh daily") as instance:
         results = run_daily_sequence(defs, instance)
+        if all(r.success for r in results):
+            if settings.sources == "bundled":
+                _seed_bundled_pdfs(defs.resources["object_store"])
+            results += run_new_pdfs(defs, instance)  # the datasheet sensor's runs
+            results += run_daily_sequence(defs, instance, [(SEARCH_JOB, {})])  # the index, after its sources
     failed = False
     for result in results:
         checks = [
@@ -157,6 +188,57 @@ def _parse_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace) -> int:
+    """The index the assets built (the demo's, from the repository root with no settings): results with score,
+    kind, title, manufacturer, model, price and where each came from."""
+    import json
+
+    from ysh_assets.resources import search_index_for
+    from ysh_assets.search.index import IndexBusy
+
+    index = search_index_for(Settings.from_env())
+    try:
+        with index.client() as client:
+            if not client.collection_exists(index.alias):
+                print(f"ysh search: no index at {index.location()}: materialize search/vector_index (make demo)",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            hits = index.search(
+                " ".join(args.query),
+                limit=args.limit,
+                kind=args.kind,
+                category=args.category,
+                max_price=args.max_price,
+                client=client,
+            )
+    except IndexBusy as error:
+        print(f"ysh search: {error}", file=sys.stderr)
+        return 2
+    for rank, hit in enumerate(hits, start=1):
+        row = hit.to_json()
+        if args.json:
+            print(json.dumps({"rank": rank, **row}, ensure_ascii=False))
+            continue
+        price = f"R$ {row['price_brl']:,.2f}" if row["price_brl"] is not None else "-"
+        source = row["source"]
+        origin = (
+            f"datasheet {source['file']} p.{','.join(map(str, source['pages'] or []))}"
+            if row["kind"] == "spec"
+            else f"{source['distributor']} {source['url'] or ''}".strip()
+        )
+        print(f"{rank:2}. {row['score']:.3f}  {row['kind']:7} {row['title'][:60]:60}  {price:>14}  {origin}")
+    if not hits and not args.json:
+        print("no results")
+    return 0
+
+
+def _bench_search(args: argparse.Namespace) -> int:
+    from ysh_assets.bench import search
+
+    search.run(synthetic_points=args.points)
+    return 0
+
+
 def _bench_pdf_accuracy(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -202,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     extract_cmd.add_argument("--rules-only", action="store_true", help="do not ask Ollama ($YSH_OLLAMA_URL)")
     extract_cmd.set_defaults(handler=_extract_pdf)
 
+    search_cmd = commands.add_parser("search", help="search products, kits and datasheet specs (the search index)")
+    search_cmd.add_argument("query", nargs="+", metavar="QUERY")
+    search_cmd.add_argument("--json", action="store_true", help="one JSON object per result per line")
+    search_cmd.add_argument("--limit", type=int, default=10)
+    search_cmd.add_argument("--kind", choices=("product", "kit", "spec"))
+    search_cmd.add_argument("--category", help="module, inverter, hybrid_inverter, microinverter, battery, kit, ...")
+    search_cmd.add_argument("--max-price", type=float, help="in BRL")
+    search_cmd.set_defaults(handler=_search)
+
     catalog_cmd = commands.add_parser(
         "parse-catalog", help="print a distributor file's normalized products or kits as JSON lines"
     )
@@ -232,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     catalog_bench.add_argument("--products", type=int, default=10_000, help="products matched against the CEC lists")
     catalog_bench.set_defaults(handler=_bench_catalog)
+    search_bench = bench.add_parser("search", help="recall@5 and MRR of dense, sparse and hybrid search, latency")
+    search_bench.add_argument("--points", type=int, default=20_000, help="synthetic points for the scale run")
+    search_bench.set_defaults(handler=_bench_search)
     pdf_cmd = bench.add_parser("pdf-accuracy", help="extraction precision/recall against labels, text and OCR pages/s")
     pdf_cmd.add_argument("directories", nargs="+", metavar="DIR", help="folders of PDFs, each with its labels.json")
     pdf_cmd.set_defaults(handler=_bench_pdf_accuracy)

@@ -7,6 +7,7 @@ from ysh_assets.aneel import definitions as aneel
 from ysh_assets.catalog import definitions as catalog
 from ysh_assets.datasheets import definitions as datasheets
 from ysh_assets.resources import build_resources, with_storage_kind
+from ysh_assets.search import definitions as search
 from ysh_assets.settings import Settings
 
 settings = Settings.from_env()
@@ -15,6 +16,7 @@ defs = dg.Definitions.merge(
     aneel.defs,
     catalog.defs,
     datasheets.defs,
+    search.defs,
     automation.defs,
     # Every run's steps in its run worker's process: the worker is already a process of its own, a subprocess
     # per step costs seconds of start-up each, and the runs here are chains of heavy steps that two cores would

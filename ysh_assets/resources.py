@@ -3,8 +3,8 @@
 IO manager keys: `io_manager` / `warehouse_io_manager` (tables), `object_store_io_manager` (raw files and
 parquet), `hot_cache_io_manager` (small lookups: Redis in front of the warehouse in `services`, the
 warehouse itself in `local`). Resources: `warehouse` (SQL for quarantine rows and checks), `object_store`,
-`aneel_portal`, `catalog_source` (distributor files), `ollama` (optional: without it datasheets are extracted
-rules-only, and say so).
+`aneel_portal`, `catalog_source` (distributor files), `search_index` (Qdrant), `ollama` (optional: without it
+datasheets are extracted rules-only, and say so).
 Values that may hold a password (DSN, Redis URL) are passed as `dg.EnvVar` when set, so the Dagster UI
 shows the variable name, never the secret.
 """
@@ -24,6 +24,7 @@ from ysh_assets.io_managers.frames import STORAGE
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.io_managers.redis_cache import RedisCacheIOManager
+from ysh_assets.search.index import SearchIndex
 from ysh_assets.settings import DEFAULTS, Settings
 from ysh_assets.warehouse.sql import Warehouse
 
@@ -67,4 +68,15 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             object_store=store, bundled=settings.sources == "bundled", urls=settings.catalog_urls
         ),
         "ollama": OllamaResource(base_url=_secret_setting("YSH_OLLAMA_URL"), model=settings.ollama_model),
+        "search_index": search_index_for(settings),
     }
+
+
+def search_index_for(settings: Settings) -> SearchIndex:
+    """The Qdrant server at YSH_QDRANT_URL, or local mode in a folder of the data directory."""
+    return SearchIndex(
+        url=settings.qdrant_url,
+        path=str(settings.data_dir / "qdrant"),
+        embedding_model=settings.embedding_model,
+        ollama_url=settings.ollama_url,
+    )

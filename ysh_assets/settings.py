@@ -35,6 +35,7 @@ DEFAULTS: dict[str, str] = {
     "YSH_CKAN_URL": "https://dadosabertos.aneel.gov.br",
     "YSH_SOURCES": "live",
     "YSH_CATALOG_URLS": "",
+    "YSH_EMBEDDING_MODEL": "use-multilingual-v3",
 }
 
 
@@ -53,6 +54,7 @@ class Settings:
     ckan_url: str
     sources: str
     catalog_urls: dict[str, list[str]]  # distributor -> the URLs of its files, instead of catalogs/<distributor>/
+    embedding_model: str = DEFAULTS["YSH_EMBEDDING_MODEL"]
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -69,12 +71,13 @@ class Settings:
             s3_bucket=get("YSH_S3_BUCKET"),
             s3_prefix=env.get("YSH_S3_PREFIX", DEFAULTS["YSH_S3_PREFIX"]),
             redis_url=get("YSH_REDIS_URL"),
-            qdrant_url=get("YSH_QDRANT_URL"),
+            qdrant_url=_qdrant_url(env, get("YSH_PROFILE")),
             ollama_url=get("YSH_OLLAMA_URL"),
             ollama_model=get("YSH_OLLAMA_MODEL"),
             ckan_url=get("YSH_CKAN_URL"),
             sources=get("YSH_SOURCES"),
             catalog_urls=_catalog_urls(env.get("YSH_CATALOG_URLS", "")),
+            embedding_model=get("YSH_EMBEDDING_MODEL"),
         )
         if settings.profile not in PROFILES:
             raise ConfigurationError(f"YSH_PROFILE must be one of {PROFILES}, got {settings.profile!r}")
@@ -92,6 +95,15 @@ class Settings:
         if self.profile == "services":
             return f"s3://{self.s3_bucket}/{self.s3_prefix}".rstrip("/")
         return (self.data_dir / "objects").as_uri()
+
+
+def _qdrant_url(env, profile: str) -> str:
+    """The Qdrant server URL, or "" for local mode: the local profile's default, and `YSH_QDRANT_URL=local`
+    in either profile (tests of the services profile, with no Qdrant server, run local mode this way)."""
+    raw = env.get("YSH_QDRANT_URL", "")
+    if raw == "local" or (not raw and profile != "services"):
+        return ""
+    return raw or DEFAULTS["YSH_QDRANT_URL"]
 
 
 def _catalog_urls(raw: str) -> dict[str, list[str]]:

@@ -1,6 +1,7 @@
 """A loopback stand-in for the Ollama REST API: a wire-contract test double, no model runs here.
 
-It serves the documented shapes of `GET /api/tags` and non-streaming `POST /api/chat`, and the documented
+It serves the documented shapes of `GET /api/tags`, non-streaming `POST /api/chat` and `POST /api/embed`
+(vectors hashed from the input's words: deterministic, no model), and the documented
 error bodies (`{"error": "..."}` with 400/404/500), so the real `ollama` client can be exercised end to end
 (connection, timeouts, status handling) without a GPU or model weights. The chat reply's `message.content`
 is whatever the test configures: a fixed string or a function of the request body.
@@ -8,6 +9,7 @@ is whatever the test configures: a fixed string or a function of the request bod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import threading
@@ -149,6 +151,26 @@ class OllamaServer:
             "eval_duration": 175000000,
         }
 
+    def handle_embed(self, raw: bytes) -> tuple[int, dict[str, Any]]:
+        body = json.loads(raw or b"{}")
+        self._record(RecordedRequest("POST", "/api/embed", body))
+        if _canonical_model(body.get("model", "")) not in {_canonical_model(m) for m in self.models}:
+            return 404, {"error": f'model "{body.get("model")}" not found, try pulling it first'}
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        return 200, {"model": body["model"], "embeddings": [hashed_vector(t, EMBED_DIMENSION) for t in texts]}
+
+
+EMBED_DIMENSION = 64
+
+
+def hashed_vector(text: str, dimension: int) -> list[float]:
+    """A bag of hashed words: texts sharing words point the same way, with no model behind it."""
+    vector = [0.0] * dimension
+    for word in text.lower().split():
+        vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % dimension] += 1.0
+    return vector
+
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -203,6 +225,8 @@ def _handler_for(server: OllamaServer) -> type[BaseHTTPRequestHandler]:
             server._wait()
             if self.path == "/api/chat":
                 self._send(*server.handle_chat(raw))
+            elif self.path == "/api/embed":
+                self._send(*server.handle_embed(raw))
             else:
                 server._record(RecordedRequest("POST", self.path, raw.decode("utf-8", "replace")))
                 self._send(404, {"error": "404 page not found"})
