@@ -199,7 +199,7 @@ def _search(args: argparse.Namespace) -> int:
     index = search_index_for(Settings.from_env())
     try:
         with index.client() as client:
-            if not client.collection_exists(index.alias):
+            if not client.exists(index.alias):
                 print(f"ysh search: no index at {index.location()}: materialize search/vector_index (make demo)",
                       file=sys.stderr)  # fmt: skip
                 return 1

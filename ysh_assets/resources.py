@@ -73,9 +73,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
 
 def search_index_for(settings: Settings) -> SearchIndex:
-    """The Qdrant server at YSH_QDRANT_URL, or local mode in a folder of the data directory."""
+    """The Qdrant server at YSH_QDRANT_URL; else a folder of the data directory: Qdrant Edge in the local
+    profile, qdrant-client's local mode (the server's own calls) for a services profile without a server."""
     return SearchIndex(
         url=settings.qdrant_url,
+        local_engine="edge" if settings.profile == "local" else "qdrant-local",
         path=str(settings.data_dir / "qdrant"),
         embedding_model=settings.embedding_model,
         ollama_url=settings.ollama_url,

@@ -10,7 +10,7 @@ import polars as pl
 from ysh_assets.catalog.assets import CERTIFICATION_LINKS, KIT_COMPONENTS, PRODUCTS, SOLAR_KITS
 from ysh_assets.datasheets.assets import ENRICHED_PDFS
 from ysh_assets.search.documents import Document, kit_documents, product_documents, spec_documents
-from ysh_assets.search.index import DENSE, SearchIndex
+from ysh_assets.search.index import SearchIndex
 from ysh_assets.search.sparse import is_model_code
 from ysh_assets.warehouse.sql import Warehouse
 
@@ -97,29 +97,18 @@ def vector_index(context: dg.AssetExecutionContext, warehouse: Warehouse, search
     )
 
 
-def _dimension_check(index: SearchIndex, client) -> dg.AssetCheckResult:
-    wrong, offset, seen = [], None, 0
-    while True:
-        points, offset = client.scroll(
-            index.collection, limit=500, offset=offset, with_vectors=True, with_payload=False
-        )
-        for point in points:
-            seen += 1
-            vectors = point.vector or {}
-            dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
-            if dense is None or len(dense) != index.encoder.dimension or "sparse" not in vectors:
-                wrong.append(str(point.id))
-        if offset is None:
-            break
+def _dimension_check(index: SearchIndex, backend) -> dg.AssetCheckResult:
+    records = list(backend.scroll(index.collection, fields=[], vectors=True))
+    wrong = [r.id for r in records if r.dense_size != index.encoder.dimension or not r.has_sparse]
     return dg.AssetCheckResult(
         check_name="vectors_have_model_dimension",
         passed=not wrong,
-        metadata={"points_checked": seen, "wrong": len(wrong), "examples": dg.MetadataValue.json(wrong[:10])},
+        metadata={"points_checked": len(records), "wrong": len(wrong), "examples": dg.MetadataValue.json(wrong[:10])},
     )
 
 
-def _count_check(index: SearchIndex, client, expected: int) -> dg.AssetCheckResult:
-    count = client.count(index.collection, exact=True).count
+def _count_check(index: SearchIndex, backend, expected: int) -> dg.AssetCheckResult:
+    count = backend.count(index.collection)
     return dg.AssetCheckResult(
         check_name="point_count_matches_sources",
         passed=count == expected,

@@ -1,13 +1,15 @@
-"""The Qdrant index: one code path for the server (`services`) and local mode on disk (`local`).
+"""The search index: one collection per embedding model behind an alias, over one backend interface
+(`backends.py`: a Qdrant server, qdrant-client's local mode, or Qdrant Edge in a folder).
 
 A collection per embedding model (`ysh_search__<model>`) holds a dense vector and a lexical sparse vector per
 point; the alias `ysh_search` names the live one. A new model builds its collection beside the old one and the
-alias moves in one atomic call when it is complete, so a search never sees a half-built index. With the same
+alias moves in one atomic step when it is complete, so a search never sees a half-built index. With the same
 model a run updates the live collection in place: only documents whose content hash changed are embedded again,
 and points whose source disappeared are deleted.
 
-Local mode locks its folder to one process: the client is opened per operation and closed after it, a reader
-waits for a writer (`lock_wait_seconds`), and the checks run in the asset's own step, never in another process.
+Local folders are opened per operation: Qdrant Edge takes a file lock (a run writes alone, searches share), and
+qdrant-client's local mode locks the folder to one process, so a reader waits for a writer
+(`lock_wait_seconds`) and the checks run in the asset's own step.
 """
 
 from __future__ import annotations
@@ -22,15 +24,15 @@ from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
-from qdrant_client import QdrantClient, models
+from qdrant_client import QdrantClient
 
 from ysh_assets.search import sparse
+from ysh_assets.search.backends import ClientBackend, EdgeBackend, Row, Where
 from ysh_assets.search.documents import Document
 from ysh_assets.search.embeddings import USE_MODEL, DenseEncoder, encoder_for
 from ysh_assets.settings import DEFAULTS
 
 ALIAS = "ysh_search"
-DENSE, SPARSE = "dense", "sparse"
 BATCH = 256
 RRF_K = 60  # the usual reciprocal-rank constant: rank 1 scores 1/61, rank 10 1/70
 SPARSE_WEIGHT_FOR_CODES = 2.0
@@ -39,8 +41,6 @@ POWER_VOTES = 1.2
 MANUFACTURER_VOTES = 2.0
 CATEGORY_VOTES = 1.2
 MODEL_VOTES = 3.0
-KEYWORD_FIELDS = ("kind", "distributor", "category", "manufacturer", "model", "datasheet_sha256")
-NUMBER_FIELDS = ("power_w", "price_brl")
 _LOCKED = "already accessed by another instance"
 
 
@@ -99,6 +99,8 @@ class SearchIndex(dg.ConfigurableResource):
     embedding_model: str = Field(default=USE_MODEL, description="YSH_EMBEDDING_MODEL: the bundled model or ollama:<m>")
     ollama_url: str = Field(default=DEFAULTS["YSH_OLLAMA_URL"])
     alias: str = Field(default=ALIAS)
+    local_engine: str = Field(default="edge", description="A local folder's engine: edge, or qdrant-local "
+                              "(qdrant-client's local mode: the server's calls, for tests of that path).")  # fmt: skip
     lock_wait_seconds: float = Field(default=30.0, description="Local mode: how long a reader waits for a writer.")
     _encoder: DenseEncoder | None = PrivateAttr(default=None)
 
@@ -116,30 +118,34 @@ class SearchIndex(dg.ConfigurableResource):
         return self.url or f"local:{self.path}"
 
     @contextmanager
-    def client(self) -> Iterator[QdrantClient]:
-        """A client for one operation; in local mode it holds the folder's lock until closed."""
+    def client(self, *, write: bool = False) -> Iterator[ClientBackend | EdgeBackend]:
+        """A backend for one operation; a local folder stays locked until it is closed."""
         deadline = time.monotonic() + self.lock_wait_seconds
         while True:
             try:
-                client = QdrantClient(url=self.url) if self.url else QdrantClient(path=self._local_folder())
+                backend = self._open(write)
                 break
-            except RuntimeError as error:
-                if _LOCKED not in str(error):
+            except (RuntimeError, BlockingIOError) as error:
+                if isinstance(error, RuntimeError) and _LOCKED not in str(error):
                     raise
                 if time.monotonic() > deadline:
                     raise IndexBusy(
-                        f"the index folder {self.path} is being written by another process (Qdrant local mode "
+                        f"the index folder {self.path} is being written by another process (the local index "
                         f"locks it); waited {self.lock_wait_seconds:g} s. Retry, or use the Qdrant server."
                     ) from None
                 time.sleep(0.2)
         try:
-            yield client
+            yield backend
         finally:
-            client.close()
+            backend.close()
 
-    def _local_folder(self) -> str:
+    def _open(self, write: bool) -> ClientBackend | EdgeBackend:
+        if self.url:
+            return ClientBackend(QdrantClient(url=self.url), server=True)
         Path(self.path).mkdir(parents=True, exist_ok=True)
-        return self.path
+        if self.local_engine == "edge":
+            return EdgeBackend(self.path, write=write)
+        return ClientBackend(QdrantClient(path=self.path), server=False)
 
     # ----------------------------------------------------------------------------------------------------------
 
@@ -148,9 +154,11 @@ class SearchIndex(dg.ConfigurableResource):
         `publish` is off: the collection is complete but the alias still names the one before)."""
         started = time.perf_counter()
         wanted = {d.point_id: d for d in documents}
-        with self.client() as client:
-            self._ensure_collection(client)
-            existing = self._content_hashes(client)
+        with self.client(write=True) as backend:
+            if not backend.exists(self.collection):
+                backend.create(self.collection, self.encoder.dimension)
+            stored = backend.scroll(self.collection, fields=["content_hash"])
+            existing = {record.id: record.payload.get("content_hash", "") for record in stored}
             changed = [d for pid, d in wanted.items() if existing.get(pid) != d.content_hash]
             vanished = [pid for pid in existing if pid not in wanted]
             embed_seconds = 0.0
@@ -159,21 +167,18 @@ class SearchIndex(dg.ConfigurableResource):
                 t0 = time.perf_counter()
                 dense = self.encoder.encode([d.text for d in batch])
                 embed_seconds += time.perf_counter() - t0
-                points = [
-                    models.PointStruct(
-                        id=d.point_id,
-                        vector={DENSE: vector.tolist(), SPARSE: sparse.document_vector(d.text)},
-                        payload={**d.full_payload(), "embedding_model": self.embedding_model},
-                    )
-                    for d, vector in zip(batch, dense, strict=True)
-                ]
-                client.upsert(self.collection, points=points, wait=True)
+                rows = []
+                for document, vector in zip(batch, dense, strict=True):
+                    terms = sparse.document_vector(document.text)
+                    payload = {**document.full_payload(), "embedding_model": self.embedding_model}
+                    rows.append(Row(document.point_id, vector.tolist(), (terms.indices, terms.values), payload))
+                backend.upsert(self.collection, rows)
                 if log is not None:
                     log.info(f"upserted {start + len(batch)} of {len(changed)} changed documents")
             if vanished:
-                client.delete(self.collection, points_selector=models.PointIdsList(points=vanished), wait=True)
+                backend.delete(self.collection, vanished)
             if publish:
-                self.publish(client)
+                self.publish(backend)
         added = sum(1 for d in changed if d.point_id not in existing)
         return SyncReport(
             collection=self.collection,
@@ -185,57 +190,23 @@ class SearchIndex(dg.ConfigurableResource):
             seconds=time.perf_counter() - started,
         )
 
-    def _ensure_collection(self, client: QdrantClient) -> None:
-        if client.collection_exists(self.collection):
-            return
-        client.create_collection(
-            self.collection,
-            vectors_config={DENSE: models.VectorParams(size=self.encoder.dimension, distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
-        if self.url:  # local mode keeps no payload indexes (it filters by scanning) and warns about them
-            for name in KEYWORD_FIELDS:
-                client.create_payload_index(self.collection, name, models.PayloadSchemaType.KEYWORD)
-            for name in NUMBER_FIELDS:
-                client.create_payload_index(self.collection, name, models.PayloadSchemaType.FLOAT)
-            client.create_payload_index(self.collection, "certified", models.PayloadSchemaType.BOOL)
-
-    def _content_hashes(self, client: QdrantClient) -> dict[str, str]:
-        hashes: dict[str, str] = {}
-        offset = None
-        while True:
-            points, offset = client.scroll(
-                self.collection, limit=1000, offset=offset, with_payload=["content_hash"], with_vectors=False
-            )
-            hashes.update({str(p.id): p.payload.get("content_hash", "") for p in points})
-            if offset is None:
-                return hashes
-
-    def publish(self, client: QdrantClient) -> None:
-        """Point the alias at this model's collection in one call, then drop other models' collections."""
-        current = {a.alias_name: a.collection_name for a in client.get_aliases().aliases}
-        if current.get(self.alias) != self.collection:
-            operations: list[Any] = []
-            if self.alias in current:
-                operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.alias)))
-            operations.append(
-                models.CreateAliasOperation(
-                    create_alias=models.CreateAlias(collection_name=self.collection, alias_name=self.alias)
-                )
-            )
-            client.update_collection_aliases(change_aliases_operations=operations)
-        for description in client.get_collections().collections:
-            name = description.name
+    def publish(self, backend: ClientBackend | EdgeBackend) -> None:
+        """Point the alias at this model's collection, then drop other models' collections."""
+        if backend.alias(self.alias) != self.collection:
+            backend.point_alias(self.alias, self.collection)
+        for name in backend.names():
             if name.startswith(f"{self.alias}__") and name != self.collection:
-                client.delete_collection(name)
+                backend.drop(name)
 
-    def _live_encoder(self, client: QdrantClient) -> DenseEncoder:
+    def _live_encoder(self, backend: ClientBackend | EdgeBackend) -> DenseEncoder:
         """The encoder of the live collection: while a new model's collection is being built, the alias still
         names the old one, and queries must be embedded by the old model to be compared with its vectors."""
-        live = _live_model(client, self.alias)
-        if live is None or live == self.embedding_model:
+        live = backend.alias(self.alias)
+        if live is None or live == self.collection:
             return self.encoder
-        return encoder_for(live, self.ollama_url)
+        first = next(iter(backend.scroll(self.alias, fields=["embedding_model"])), None)
+        model = first.payload.get("embedding_model") if first else None
+        return encoder_for(model, self.ollama_url) if model else self.encoder
 
     # ----------------------------------------------------------------------------------------------------------
 
@@ -248,43 +219,30 @@ class SearchIndex(dg.ConfigurableResource):
         category: str | None = None,
         max_price: float | None = None,
         mode: str = "hybrid",
-        client: QdrantClient | None = None,
+        client: ClientBackend | EdgeBackend | None = None,
     ) -> list[Hit]:
-        """Dense and sparse candidates fused by reciprocal rank (Qdrant's Query API: prefetch + RRF)."""
+        """Dense and sparse candidates fused by weighted reciprocal rank (prefetch + RRF), then reranked."""
         if client is None:
             with self.client() as own:
                 return self.search(
                     query, limit=limit, kind=kind, category=category, max_price=max_price, mode=mode, client=own
                 )
-        where = search_filter(kind=kind, category=category, max_price=max_price)
-        dense = models.Prefetch(
-            query=self._live_encoder(client).encode([query])[0].tolist(),
-            using=DENSE,
-            limit=max(50, 4 * limit),
-            filter=where,
+        terms = sparse.query_vector(query)
+        # A model code in the query makes the exact terms count more than the meaning.
+        weights = [1.0, SPARSE_WEIGHT_FOR_CODES if sparse.has_model_code(query) else 1.0]
+        results = client.query(
+            self.alias,
+            self._live_encoder(client).encode([query])[0].tolist(),
+            (terms.indices, terms.values),
+            mode=mode,
+            weights=weights,
+            rrf_k=RRF_K,
+            where=Where(kind=kind, category=category, max_price=max_price),
+            limit=max(limit, RERANK_POOL) if mode == "hybrid" else limit,
+            prefetch=max(50, 4 * limit),
         )
-        lexical = models.Prefetch(
-            query=sparse.query_vector(query), using=SPARSE, limit=max(50, 4 * limit), filter=where
-        )
-        if mode == "dense":
-            result = client.query_points(self.alias, query=dense.query, using=DENSE, query_filter=where, limit=limit,
-                                         with_payload=True)  # fmt: skip
-        elif mode == "sparse":
-            result = client.query_points(self.alias, query=lexical.query, using=SPARSE, query_filter=where,
-                                         limit=limit, with_payload=True)  # fmt: skip
-        else:
-            # A model code in the query makes the exact terms count more than the meaning.
-            weights = [1.0, SPARSE_WEIGHT_FOR_CODES if sparse.has_model_code(query) else 1.0]
-            result = client.query_points(
-                self.alias,
-                prefetch=[dense, lexical],
-                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K, weights=weights)),
-                query_filter=where,
-                limit=max(limit, RERANK_POOL),
-                with_payload=True,
-            )
-            return rerank([Hit(p.score, p.payload or {}) for p in result.points], query)[:limit]
-        return [Hit(p.score, p.payload or {}) for p in result.points]
+        hits = [Hit(score, payload) for score, payload in results]
+        return rerank(hits, query)[:limit] if mode == "hybrid" else hits
 
 
 # What a concept named in the query says about a result: its kind or its category.
@@ -297,12 +255,6 @@ CONCEPT_MATCHES = {
     "c:kit": {"kit"},
     "c:datasheet": {"spec"},
 }
-
-
-def _live_model(client: QdrantClient, alias: str) -> str | None:
-    """The embedding setting of the collection the alias names (every point records it)."""
-    points, _ = client.scroll(alias, limit=1, with_payload=["embedding_model"], with_vectors=False)
-    return points[0].payload.get("embedding_model") if points else None
 
 
 def rerank(hits: list[Hit], query: str) -> list[Hit]:
@@ -338,14 +290,3 @@ def rerank(hits: list[Hit], query: str) -> list[Hit]:
 
 def _alnum(text: str) -> str:
     return "".join(ch for ch in sparse.fold(text) if ch.isalnum())
-
-
-def search_filter(*, kind: str | None, category: str | None, max_price: float | None) -> models.Filter | None:
-    must: list[Any] = []
-    if kind:
-        must.append(models.FieldCondition(key="kind", match=models.MatchValue(value=kind)))
-    if category:
-        must.append(models.FieldCondition(key="category", match=models.MatchValue(value=category)))
-    if max_price is not None:
-        must.append(models.FieldCondition(key="price_brl", range=models.Range(lte=max_price)))
-    return models.Filter(must=must) if must else None

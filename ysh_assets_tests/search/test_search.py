@@ -83,9 +83,11 @@ def documents(products=PRODUCTS):
     return product_documents(pl.DataFrame(products)) + kit_documents(KITS, COMPONENTS) + spec_documents(SPECS)
 
 
-@pytest.fixture
-def index(tmp_path) -> SearchIndex:
-    index = SearchIndex(path=str(tmp_path / "qdrant"), lock_wait_seconds=2)
+@pytest.fixture(params=["edge", "qdrant-local"])
+def index(request, tmp_path) -> SearchIndex:
+    """Both local engines: Qdrant Edge (the local profile) and qdrant-client's local mode, which takes the calls
+    the Qdrant server gets (the services profile's code path)."""
+    index = SearchIndex(path=str(tmp_path / "qdrant"), local_engine=request.param, lock_wait_seconds=2)
     index.sync(documents())
     return index
 
@@ -95,8 +97,8 @@ def keys(hits) -> list[str]:
 
 
 def count(index: SearchIndex) -> int:
-    with index.client() as client:
-        return client.count(index.alias, exact=True).count
+    with index.client() as backend:
+        return backend.count(index.alias)
 
 
 def test_a_rerun_upserts_the_same_points_and_embeds_nothing(index):
@@ -118,23 +120,28 @@ def test_a_changed_source_is_embedded_again_and_a_vanished_one_deleted(index):
 
 def test_a_new_model_builds_beside_the_live_collection_and_the_alias_moves_when_it_is_complete(index):
     with OllamaServer(models=("embed-test:latest",)) as ollama:
-        new = SearchIndex(path=index.path, embedding_model="ollama:embed-test", ollama_url=ollama.base_url)
+        new = SearchIndex(
+            path=index.path,
+            local_engine=index.local_engine,
+            embedding_model="ollama:embed-test",
+            ollama_url=ollama.base_url,
+        )
         assert new.collection != index.collection
         report = new.sync(documents(PRODUCTS[:2]), publish=False)  # complete, not yet live
         assert report.added == 4  # every point is new in the new model's collection
         # A search during the rebuild answers from the old collection, embedded by the old model.
         during = new.search("Jinko 580W bifacial", limit=3)
         assert "odex:p3" in keys(during)
-        with new.client() as client:
-            new.publish(client)
-            names = {c.name for c in client.get_collections().collections}
+        with new.client(write=True) as backend:
+            new.publish(backend)
+            names = set(backend.names())
         assert names == {new.collection}  # the old model's collection is dropped after the swap
         after = new.search("Jinko 580W bifacial", limit=10)
         assert "odex:p3" not in keys(after)
         assert count(new) == 4
-        with new.client() as client:
-            (point,), _ = client.scroll(new.alias, limit=1, with_vectors=True)
-        assert len(point.vector["dense"]) == EMBED_DIMENSION
+        with new.client() as backend:
+            sizes = {record.dense_size for record in backend.scroll(new.alias, fields=[], vectors=True)}
+        assert sizes == {EMBED_DIMENSION}
         assert any(r.path == "/api/embed" for r in ollama.requests)
 
 
@@ -180,7 +187,7 @@ def test_a_reader_waits_for_a_writer_in_local_mode_and_says_so_when_it_cannot(in
     release = threading.Event()
 
     def hold() -> None:
-        with index.client():
+        with index.client(write=True):
             release.wait(5)
 
     writer = threading.Thread(target=hold)
@@ -191,15 +198,16 @@ def test_a_reader_waits_for_a_writer_in_local_mode_and_says_so_when_it_cannot(in
     assert keys(index.search("SG5K-D-10", limit=1))  # waited for the lock, then answered
     assert time.monotonic() - started >= 0.4
     writer.join()
-    impatient = SearchIndex(path=index.path, lock_wait_seconds=0.3)
-    with index.client(), pytest.raises(IndexBusy, match="locks it"):
+    impatient = SearchIndex(path=index.path, local_engine=index.local_engine, lock_wait_seconds=0.3)
+    with index.client(write=True), pytest.raises(IndexBusy, match="locks it"):
         impatient.search("x")
 
 
 def test_ysh_search_json_prints_one_object_per_result(index, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("YSH_PROFILE", "local")
+    # Edge is the local profile's engine; qdrant-client's local mode is the services profile's, without a server.
+    monkeypatch.setenv("YSH_PROFILE", "local" if index.local_engine == "edge" else "services")
     monkeypatch.setenv("YSH_DATA_DIR", str(tmp_path))  # the index fixture lives in tmp_path/qdrant
-    monkeypatch.delenv("YSH_QDRANT_URL", raising=False)
+    monkeypatch.setenv("YSH_QDRANT_URL", "" if index.local_engine == "edge" else "local")
     assert main(["search", "--json", "--limit", "2", "hybrid", "inverter", "5", "kW"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     rows = [json.loads(line) for line in lines]
@@ -220,11 +228,11 @@ def test_ysh_search_without_an_index_says_how_to_build_one(tmp_path, monkeypatch
 
 def test_both_profiles_reach_qdrant_through_one_resource(tmp_path):
     local = search_index_for(Settings.from_env({"YSH_PROFILE": "local", "YSH_DATA_DIR": str(tmp_path)}))
-    assert (local.url, local.path) == ("", str(tmp_path / "qdrant"))
+    assert (local.url, local.path, local.local_engine) == ("", str(tmp_path / "qdrant"), "edge")
     server = search_index_for(Settings.from_env({"YSH_PROFILE": "services"}))
     assert server.url == "http://127.0.0.1:6333"
     no_server = search_index_for(Settings.from_env({"YSH_PROFILE": "services", "YSH_QDRANT_URL": "local"}))
-    assert no_server.url == ""
+    assert (no_server.url, no_server.local_engine) == ("", "qdrant-local")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -243,7 +251,7 @@ def test_the_asset_indexes_the_catalog_with_its_checks_in_the_same_step(profile,
     dsn = request.getfixturevalue("empty_pg_dsn") if profile == "services" else None
     io, warehouse = _warehouses(tmp_path, dsn)
     store = ObjectStore(root=(tmp_path / "objects").as_uri())
-    index = SearchIndex(path=str(tmp_path / "qdrant"))
+    index = SearchIndex(path=str(tmp_path / "qdrant"), local_engine="edge" if profile == "local" else "qdrant-local")
     resources = {
         "io_manager": io,
         "warehouse": warehouse,
