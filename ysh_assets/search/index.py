@@ -285,7 +285,7 @@ def rerank(hits: list[Hit], query: str) -> list[Hit]:
             votes += CATEGORY_VOTES
         return hit.score + votes * vote
 
-    return sorted(hits, key=boosted, reverse=True)
+    return sorted((Hit(boosted(hit), hit.payload) for hit in hits), key=lambda hit: hit.score, reverse=True)
 
 
 def _alnum(text: str) -> str:
