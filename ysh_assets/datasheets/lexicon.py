@@ -147,6 +147,13 @@ SECTIONS: list[tuple[str, str]] = [
     ("general", r"^(general|generaldata|dadosgerais|datosgenerales|allgemein|protection|protecao|features)"),
 ]
 
+# A title in a header row's first cell ('Technical Specification | SUN2000-3KTL-M1 | SUN2000-4KTL-M1'): the row
+# names models when every other cell reads as a model code.
+TITLE_HEADER = re.compile(
+    r"^(technical(data|specifications?|parameters)|specifications?|datasheet|electrical(data|characteristics)"
+    r"|dadostecnicos|especificacoes(tecnicas)?|fichatecnica|datostecnicos|especificaciones(tecnicas)?"
+    r"|technischedaten|datenblatt)\d?$"
+)
 MODEL_HEADER = re.compile(
     r"^(moduletype|model(s|name|type|no|number|numbers)?|typedesignation|type|powerclass|powerclasses"
     r"|classedepotencia|modelo(s)?|tipo|typ|modell|product(model|type)|partnumber|electricaldatamodel|inverter"

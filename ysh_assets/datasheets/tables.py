@@ -25,6 +25,7 @@ from ysh_assets.datasheets.lexicon import (
     NON_STC,
     SECTIONS,
     STC,
+    TITLE_HEADER,
     fold,
 )
 from ysh_assets.datasheets.values import (
@@ -205,6 +206,8 @@ def _header(row: Row) -> list[list[Column]]:
         return [g for g in groups if g]
     if cells and re.fullmatch(r"units?|unidades?|einheit|unidad", cells[-1].text.strip(), re.IGNORECASE):
         cells = cells[:-1]  # a last 'UNITS' column names no model
+    if len(cells) >= 3 and TITLE_HEADER.match(fold(cells[0].text)) and all(_is_model_cell(c.text) for c in cells[1:]):
+        return [[Column(c.x0, c.x1, c.text, labelled=True) for c in cells[1:]]]
     if len(cells) >= 2 and all(_is_model_cell(c.text) for c in cells):
         return [[Column(c.x0, c.x1, c.text) for c in cells]]
     return []

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class Where:
     kind: str | None = None
     category: str | None = None
     max_price: float | None = None
+    power_between: tuple[float, float] | None = None  # only in the extra prefetch of a query that names a power
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class ClientBackend:
         where: Where,
         limit: int,
         prefetch: int,
+        near_power: tuple[float, float] | None = None,
     ) -> list[tuple[float, dict[str, Any]]]:
         condition = _client_filter(where)
         sparse_vector = models.SparseVector(indices=sparse[0], values=sparse[1])
@@ -146,12 +148,16 @@ class ClientBackend:
             result = self.client.query_points(name, query=sparse_vector, using=SPARSE, query_filter=condition,
                                               limit=limit, with_payload=True)  # fmt: skip
         else:
+            prefetches = [
+                models.Prefetch(query=dense, using=DENSE, limit=prefetch, filter=condition),
+                models.Prefetch(query=sparse_vector, using=SPARSE, limit=prefetch, filter=condition),
+            ]
+            if near_power is not None:
+                near = _client_filter(replace(where, power_between=near_power))
+                prefetches.append(models.Prefetch(query=dense, using=DENSE, limit=prefetch, filter=near))
             result = self.client.query_points(
                 name,
-                prefetch=[
-                    models.Prefetch(query=dense, using=DENSE, limit=prefetch, filter=condition),
-                    models.Prefetch(query=sparse_vector, using=SPARSE, limit=prefetch, filter=condition),
-                ],
+                prefetch=prefetches,
                 query=models.RrfQuery(rrf=models.Rrf(k=rrf_k, weights=weights)),
                 query_filter=condition,
                 limit=limit,
@@ -172,6 +178,9 @@ def _client_filter(where: Where) -> models.Filter | None:
         must.append(models.FieldCondition(key="category", match=models.MatchValue(value=where.category)))
     if where.max_price is not None:
         must.append(models.FieldCondition(key="price_brl", range=models.Range(lte=where.max_price)))
+    if where.power_between is not None:
+        low, high = where.power_between
+        must.append(models.FieldCondition(key="power_w", range=models.Range(gte=low, lte=high)))
     return models.Filter(must=must) if must else None
 
 
@@ -290,6 +299,7 @@ class EdgeBackend:
         where: Where,
         limit: int,
         prefetch: int,
+        near_power: tuple[float, float] | None = None,
     ) -> list[tuple[float, dict[str, Any]]]:
         edge, condition = self.edge, self._filter(where)
         nearest_dense = edge.Query.Nearest(dense, using=DENSE)
@@ -298,13 +308,17 @@ class EdgeBackend:
             request = edge.QueryRequest(limit=limit, query=nearest_dense if mode == "dense" else nearest_sparse,
                                         filter=condition, with_payload=True)  # fmt: skip
         else:
+            prefetches = [
+                edge.Prefetch(limit=prefetch, query=nearest_dense, filter=condition),
+                edge.Prefetch(limit=prefetch, query=nearest_sparse, filter=condition),
+            ]
+            if near_power is not None:
+                near = self._filter(replace(where, power_between=near_power))
+                prefetches.append(edge.Prefetch(limit=prefetch, query=nearest_dense, filter=near))
             request = edge.QueryRequest(
                 limit=limit,
                 query=edge.Fusion.Rrf(k=rrf_k, weights=weights),
-                prefetches=[
-                    edge.Prefetch(limit=prefetch, query=nearest_dense, filter=condition),
-                    edge.Prefetch(limit=prefetch, query=nearest_sparse, filter=condition),
-                ],
+                prefetches=prefetches,
                 filter=condition,
                 with_payload=True,
             )
@@ -318,4 +332,7 @@ class EdgeBackend:
             must.append(edge.FieldCondition(key="category", match=edge.MatchValue(where.category)))
         if where.max_price is not None:
             must.append(edge.FieldCondition(key="price_brl", range=edge.RangeFloat(lte=where.max_price)))
+        if where.power_between is not None:
+            low, high = where.power_between
+            must.append(edge.FieldCondition(key="power_w", range=edge.RangeFloat(gte=low, lte=high)))
         return edge.Filter(must=must) if must else None

@@ -41,6 +41,7 @@ POWER_VOTES = 1.2
 MANUFACTURER_VOTES = 2.0
 CATEGORY_VOTES = 1.2
 MODEL_VOTES = 3.0
+POWER_WINDOW = 1.25  # 'near a power': within a factor of 1.25 either way, as the rerank counts it
 _LOCKED = "already accessed by another instance"
 
 
@@ -230,6 +231,11 @@ class SearchIndex(dg.ConfigurableResource):
         terms = sparse.query_vector(query)
         # A model code in the query makes the exact terms count more than the meaning.
         weights = [1.0, SPARSE_WEIGHT_FOR_CODES if sparse.has_model_code(query) else 1.0]
+        # A query that names a power also draws candidates near it: neither retriever can tell 2.1 kWp is near 2.
+        power = sparse.query_power(query)
+        near_power = (power / POWER_WINDOW, power * POWER_WINDOW) if power else None
+        if near_power:
+            weights.append(1.0)
         results = client.query(
             self.alias,
             self._live_encoder(client).encode([query])[0].tolist(),
@@ -240,6 +246,7 @@ class SearchIndex(dg.ConfigurableResource):
             where=Where(kind=kind, category=category, max_price=max_price),
             limit=max(limit, RERANK_POOL) if mode == "hybrid" else limit,
             prefetch=max(50, 4 * limit),
+            near_power=near_power,
         )
         hits = [Hit(score, payload) for score, payload in results]
         return rerank(hits, query)[:limit] if mode == "hybrid" else hits
@@ -274,7 +281,7 @@ def rerank(hits: list[Hit], query: str) -> list[Hit]:
         payload, votes = hit.payload, 0.0
         power = payload.get("power_w")
         if wanted and power:
-            votes += POWER_VOTES * max(0.0, 1 - abs(math.log(power / wanted)) / math.log(1.25))
+            votes += POWER_VOTES * max(0.0, 1 - abs(math.log(power / wanted)) / math.log(POWER_WINDOW))
         maker = sparse.fold(payload.get("manufacturer") or "").split()
         if maker and maker[0] in words:
             votes += MANUFACTURER_VOTES

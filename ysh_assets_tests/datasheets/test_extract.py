@@ -376,6 +376,28 @@ def test_spanish_and_german_labels():
     assert got["XY-400M"] == {"pmax_w": 400, "vmp_v": 31.2, "imp_a": 12.82, "voc_v": 37.1}
 
 
+def test_a_titled_header_row_names_the_models():
+    models = ["SUN2000-3KTL-M1", "SUN2000-4KTL-M1", "SUN2000-5KTL-M1"]
+    printed = [line(88, (40, "Technical Specification"), *((250 + 90 * i, m) for i, m in enumerate(models)))]
+    rows = [
+        ("Max. Efficiency", ["98.2%", "98.3%", "98.4%"]),
+        ("Rated AC Active Power", ["3,000 W", "4,000 W", "5,000 W"]),
+        ("Number of MPP Trackers", ["2"]),
+        ("Max. Input Voltage", ["1,100 V"]),
+    ]
+    for i, (label, values) in enumerate(rows):
+        xs = [250 + 90 * j for j in range(len(values))] if len(values) > 1 else [340]
+        printed.append(line(100 + 12 * i, (40, label), *zip(xs, values, strict=True)))
+    got, rejected = records(page(*printed), "inverter")
+    assert rejected == []
+    assert got["SUN2000-4KTL-M1"] == {
+        "max_efficiency_pct": 98.3,
+        "ac_power_w": 4000,
+        "mppt_count": 2,
+        "max_dc_voltage_v": 1100,
+    }
+
+
 def test_a_page_with_no_spec_table_gives_no_specs():
     prose = page(
         line(100, (40, "Our monocrystalline modules are built for decades of reliable generation.")),
