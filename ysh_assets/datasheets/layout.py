@@ -42,15 +42,21 @@ class Word:
 
 
 @dataclass
-class Cell:
+class Span:
+    """A horizontal extent on the page: cells, value tokens and table columns are placed by it."""
+
     x0: float
     x1: float
-    text: str
-    words: list[Word] = field(default_factory=list)
 
     @property
     def xc(self) -> float:
         return (self.x0 + self.x1) / 2
+
+
+@dataclass
+class Cell(Span):
+    text: str
+    words: list[Word] = field(default_factory=list)
 
 
 @dataclass

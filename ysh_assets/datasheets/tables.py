@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from statistics import median
 
-from ysh_assets.datasheets.layout import Cell, Line
+from ysh_assets.datasheets.layout import Cell, Line, Span
 from ysh_assets.datasheets.lexicon import (
     BATTERY_LABELS,
     INVERTER_LABELS,
@@ -47,14 +47,8 @@ _OPERATOR = re.compile(r"^[≥≤<>~±]$")
 
 
 @dataclass
-class Token:
-    x0: float
-    x1: float
+class Token(Span):
     text: str
-
-    @property
-    def xc(self) -> float:
-        return (self.x0 + self.x1) / 2
 
 
 @dataclass
@@ -142,15 +136,9 @@ def parse_row(line: Line) -> Row:
 
 
 @dataclass
-class Column:
-    x0: float
-    x1: float
+class Column(Span):
     name: str
     labelled: bool = False  # named under a 'Model' / 'Power class' label, not guessed from a row of codes
-
-    @property
-    def xc(self) -> float:
-        return (self.x0 + self.x1) / 2
 
 
 @dataclass
