@@ -83,6 +83,9 @@ class ClientBackend:
     def drop(self, name: str) -> None:
         self.client.delete_collection(name)
 
+    def optimize(self, name: str) -> None:
+        """A server optimizes segments by itself; local mode has nothing to build."""
+
     def alias(self, alias: str) -> str | None:
         return {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}.get(alias)
 
@@ -237,8 +240,18 @@ class EdgeBackend:
             vectors={DENSE: self.edge.EdgeVectorParams(size=dimension, distance=self.edge.Distance.Cosine)},
             sparse_vectors={SPARSE: self.edge.EdgeSparseVectorParams(modifier=self.edge.Modifier.Idf)},
         )
-        self._shards[name] = self.edge.EdgeShard.create(str(path), config)
+        shard = self.edge.EdgeShard.create(str(path), config)
+        # Filtered prefetches (a category, a price cap, a power window) use these instead of scanning every point.
+        for field_name in KEYWORD_FIELDS:
+            shard.update(self.edge.UpdateOperation.create_field_index(field_name, self.edge.PayloadSchemaType.Keyword))
+        for field_name in NUMBER_FIELDS:
+            shard.update(self.edge.UpdateOperation.create_field_index(field_name, self.edge.PayloadSchemaType.Float))
+        self._shards[name] = shard
         (path / ".created").touch()  # a folder without it is a creation that did not finish
+
+    def optimize(self, name: str) -> None:
+        """Merge the segments the upserts wrote and build their vector and payload indexes."""
+        self._shard(name).optimize()
 
     def drop(self, name: str) -> None:
         shard = self._shards.pop(name, None)

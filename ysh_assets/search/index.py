@@ -178,6 +178,8 @@ class SearchIndex(dg.ConfigurableResource):
                     log.info(f"upserted {start + len(batch)} of {len(changed)} changed documents")
             if vanished:
                 backend.delete(self.collection, vanished)
+            if changed or vanished:
+                backend.optimize(self.collection)
             if publish:
                 self.publish(backend)
         added = sum(1 for d in changed if d.point_id not in existing)
