@@ -655,7 +655,7 @@ def _read_row(
                     _store(table, 0, got, row.line.page, name, family)
                     return
             continue
-        groups = assign(table.columns, tokens, table.ways, table.pick)
+        groups = _one_per_column(table.columns, tokens) or assign(table.columns, tokens, table.ways, table.pick)
         if not groups:
             readable = [t for t in tokens if _read(name, t.text, row.unit, continuation)]
             groups = assign(table.columns, readable, table.ways, table.pick) if readable else []
@@ -670,6 +670,22 @@ def _read_row(
                 _store(table, col, got, row.line.page, name, family)
         table.seen.add(name)
         return
+
+
+_SLASH_LIST = re.compile(rf"^{NUM}(?:\s*/\s*{NUM})+\s*[A-Za-z%]*$")
+
+
+def _one_per_column(columns: list[Column], tokens: list[Token]) -> list[tuple[list[int], Token]]:
+    """One cell listing a value per model, 'Rated output power | 3000/3600/4200/5000 W' under four models."""
+    if len(tokens) != 1 or len(columns) < 2 or not _SLASH_LIST.match(tokens[0].text.strip()):
+        return []
+    text = tokens[0].text.strip()
+    unit = re.search(r"[A-Za-z%]+$", text)
+    numbers = [n.strip() for n in text[: unit.start() if unit else len(text)].split("/")]
+    if len(numbers) != len(columns):
+        return []
+    suffix = f" {unit.group(0)}" if unit else ""
+    return [([i], Token(c.x0, c.x1, f"{n}{suffix}")) for i, (c, n) in enumerate(zip(columns, numbers, strict=True))]
 
 
 def _store(table: Table, col: int, got: dict[str, float | int], page: int, name: str, family: str) -> None:

@@ -398,6 +398,16 @@ def test_a_titled_header_row_names_the_models():
     }
 
 
+def test_one_cell_listing_a_value_per_model():
+    models = ["GW3000-NS", "GW3600-NS", "GW5000-NS"]
+    printed = [line(88, (40, "Model"), *((250 + 90 * i, m) for i, m in enumerate(models)))]
+    printed.append(line(100, (40, "Nominal Output Power"), (300, "3000/3600/5000 W")))
+    printed.append(line(112, (40, "Max. Input Voltage"), (300, "600 V")))
+    got, _ = records(page(*printed), "inverter")
+    assert {m: f["ac_power_w"] for m, f in got.items()} == {"GW3000-NS": 3000, "GW3600-NS": 3600, "GW5000-NS": 5000}
+    assert {f["max_dc_voltage_v"] for f in got.values()} == {600}
+
+
 def test_a_page_with_no_spec_table_gives_no_specs():
     prose = page(
         line(100, (40, "Our monocrystalline modules are built for decades of reliable generation.")),
