@@ -91,10 +91,14 @@ def test_ysh_daily_on_the_services_profile_reads_its_dsn_from_the_environment(
         "YSH_S3_ENDPOINT_URL": s3_endpoint,
         "YSH_S3_BUCKET": f"ysh-daily-{uuid.uuid4().hex[:8]}",
         "YSH_REDIS_URL": redis_url,
+        "YSH_QDRANT_URL": "local",  # no Qdrant server here: the server's calls, in qdrant-client's local mode
     }
     done = subprocess.run([YSH, "daily"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "aneel.generation_units" in done.stdout and "aneel_generation_units_job: ok" in done.stdout
+    # the whole graph: the bundled datasheets through the sensor, then the index over catalog and datasheets
+    assert done.stdout.count("pdf_processing: ok") == 16
+    assert "search_index_job: ok; checks 3/3 passed" in done.stdout
 
 
 def test_ysh_daily_says_plainly_when_postgresql_is_down(base_env):

@@ -148,7 +148,9 @@ def spec_documents(specs: pl.DataFrame) -> list[Document]:
         kind = row.get("equipment_type") or "datasheet"
         power = _clean(row.get("pmax_w")) or _clean(row.get("ac_power_w"))
         usable = _clean(row.get("usable_kwh"))
-        provenance = json.loads(row.get("provenance") or "{}")
+        provenance = row.get("provenance") or {}
+        if isinstance(provenance, str):  # JSON text from DuckDB; PostgreSQL's jsonb arrives decoded
+            provenance = json.loads(provenance)
         title = _join(row.get("manufacturer"), row["model"])
         text = _join(
             title,
@@ -158,7 +160,7 @@ def spec_documents(specs: pl.DataFrame) -> list[Document]:
             row.get("efficiency_pct") and f"{row['efficiency_pct']:g}%",
             row.get("filename"),
         )
-        pages = sorted({v.get("page") for v in provenance.values() if v.get("page")})
+        pages = sorted({v["page"] for v in provenance.values() if v and v.get("page")})  # absent: None in a struct
         payload = {
             "distributor": None,
             "category": kind,

@@ -171,6 +171,15 @@ def test_an_exact_model_number_wins(index):
     }
 
 
+def test_spec_provenance_reads_as_json_text_or_as_decoded_jsonb():
+    # psycopg decodes jsonb into dicts, and polars makes a struct of them: a field another row has is None here
+    provenance = [{"ac_power_w": {"page": 2, "source": "rules"}, "weight_kg": None}]
+    decoded = SPECS.with_columns(pl.Series("provenance", provenance))
+    (text,) = spec_documents(SPECS)
+    (jsonb,) = spec_documents(decoded)
+    assert text.payload["pages"] == jsonb.payload["pages"] == [2]
+
+
 def test_sparse_terms_keep_model_numbers_whole_and_fold_accents():
     terms = sparse.terms("Inversor Híbrido SUN2000-75KTL-M1 5 kW")
     assert {"inversor", "c:inverter", "hibrido", "c:hybrid", "sun2000-75ktl-m1", "sun200075ktlm1"} <= set(terms)
