@@ -162,12 +162,3 @@ def usable_text(text: str) -> bool:
     alnum = sum(ch.isalnum() for ch in text)
     words = re.findall(r"[^\W\d_]{3,}", text)
     return alnum >= MIN_ALNUM_PER_PAGE and len(words) >= MIN_WORDS_PER_PAGE
-
-
-def page_texts(path: str) -> list[str]:
-    """The text layer of each page, in the PDF's own reading order (fast: no layout analysis)."""
-    doc = pdfium.PdfDocument(str(path))
-    try:
-        return [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
-    finally:
-        doc.close()

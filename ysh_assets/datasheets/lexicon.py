@@ -73,9 +73,6 @@ MODULE_LABELS: list[tuple[str, str]] = [
     ("weight_kg", r"^(net|module|unit)?(weight|peso|gewicht)"),
 ]
 
-# Temperature-coefficient rows need a coefficient word somewhere in the label or the row's section.
-TEMPERATURE_COEFFICIENT = re.compile(r"coef|koeff|tk|\u03b3|\u03b2|\u03b1")
-
 INVERTER_LABELS: list[tuple[str, str, frozenset[str] | None]] = [
     # (field, pattern, sections it may appear in; None = anywhere)
     (

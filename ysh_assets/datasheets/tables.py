@@ -122,9 +122,8 @@ def parse_rows(line: Line) -> list[Row]:
     return rows
 
 
-def parse_row(line: Line) -> Row:
-    """The whole line as one label/value row (header detection reads the line as printed)."""
-    rows = parse_rows(line)
+def joined(line: Line, rows: list[Row]) -> Row:
+    """A line's segments (`parse_rows`) as one label/value row: header detection reads the line as printed."""
     if not rows:
         return Row(line, [], [], None)
     first = rows[0]
@@ -201,12 +200,12 @@ def _header(row: Row) -> list[list[Column]]:
     return []
 
 
-def _headers(lines: list[Line], family: str) -> dict[int, Table]:
+def _headers(lines: list[Line], parsed: list[list[Row]], family: str) -> dict[int, Table]:
     """Header tables by line index; on a page with a labelled header ('Model', 'Type designation'), rows of
     model-like codes that are not labelled (captions, accessory part numbers) are not headers."""
     found: dict[int, Table] = {}
     for index, line in enumerate(lines):
-        groups = _header(parse_row(line))
+        groups = _header(joined(line, parsed[index]))
         caption = f"{_caption(lines, index)} {line.text}"
         tables = []
         for columns in groups:
@@ -222,7 +221,7 @@ def _headers(lines: list[Line], family: str) -> dict[int, Table]:
     found = {i: t for i, t in found.items() if t.columns[0].labelled or t.page not in labelled_pages}
     if family != "module":
         pages_with_headers = {t.page for t in found.values()}
-        for index, table in _model_list_tables(lines).items():
+        for index, table in _model_list_tables(lines, parsed).items():
             if table.page not in pages_with_headers:
                 found[index] = table
     return found
@@ -233,7 +232,7 @@ _MODEL_LIST = re.compile(
 )
 
 
-def _model_list_tables(lines: list[Line]) -> dict[int, Table]:
+def _model_list_tables(lines: list[Line], parsed: list[list[Row]]) -> dict[int, Table]:
     """A page with no model header but a title listing its models ('3.3KTL-X/4.4KTL-X/.../12KTL-X'): the first
     row below with one value per listed model gives the columns' positions."""
     found: dict[int, Table] = {}
@@ -245,10 +244,10 @@ def _model_list_tables(lines: list[Line]) -> dict[int, Table]:
             names = [n.strip() for n in match.group(1).split("/")]
             if not all(_is_model_cell(n) or re.search(r"\d.*[A-Z]{2}", n) for n in names):
                 continue
-            for later in lines[index + 1 :]:
+            for later, segments in zip(lines[index + 1 :], parsed[index + 1 :], strict=True):
                 if later.page != line.page:
                     break
-                tokens = sorted((t for seg in parse_rows(later) for t in seg.tokens), key=lambda t: t.x0)
+                tokens = sorted((t for seg in segments for t in seg.tokens), key=lambda t: t.x0)
                 if len(tokens) == len(names):
                     columns = [Column(t.x0, t.x1, n, labelled=True) for t, n in zip(tokens, names, strict=True)]
                     found[index] = Table(line.page, line.y, columns)
@@ -417,18 +416,19 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
     pending_sub: tuple[int, list[tuple[float, bool]]] | None = None
     transposed, used = _transposed_tables(lines, family)
     tables.extend(transposed)
-    headers = _headers(lines, family)
+    parsed = [parse_rows(line) for line in lines]  # each line's label/value segments, read once
+    headers = _headers(lines, parsed, family)
     tables.extend(t for primary in headers.values() for t in (primary, *primary.beside))
     stacked = _stacked_values(lines)
     for index, line in enumerate(lines):
         if index in used:
             continue
-        row = parse_row(line)
-        segments = parse_rows(line)
+        segments = parsed[index]
         if index in stacked and segments:
             last = segments[-1]
-            last.tokens = _unstack(last.tokens, [(y, t) for y, t in stacked[index] if t.x0 > last.labels[-1].x1])
-            row.tokens = [t for segment in segments for t in segment.tokens]
+            extra = [(y, t) for y, t in stacked[index] if t.x0 > last.labels[-1].x1]
+            segments = [*segments[:-1], Row(last.line, last.labels, _unstack(last.tokens, extra), last.unit)]
+        row = joined(line, segments)
         if current is not None and current.page != line.page:
             current = None
             section = None
@@ -463,7 +463,9 @@ def read_tables(lines: list[Line], family: str) -> SheetTables:
         for segment in segments:
             if not segment.tokens:
                 continue
-            candidates = _fields_of(segment, family, section) or _wrapped_label(lines, index, segment, family, section)
+            candidates = _fields_of(segment, family, section) or _wrapped_label(
+                lines, parsed, index, segment, family, section
+            )
             if not candidates:
                 continue
             # A module's Pmax row with several values and no header above it (or under a merged series header)
@@ -570,7 +572,7 @@ def _transposed_tables(lines: list[Line], family: str) -> tuple[list[Table], set
 
 
 def _wrapped_label(
-    lines: list[Line], index: int, segment: Row, family: str, section: str | None
+    lines: list[Line], parsed: list[list[Row]], index: int, segment: Row, family: str, section: str | None
 ) -> list[tuple[str, int, int]]:
     """A label printed over two lines ('Module' over 'Dimensions', value beside the first): the row's label joined
     with the label cell just below or above it, at the same x."""
@@ -582,7 +584,7 @@ def _wrapped_label(
         if abs(neighbour.y - lines[index].y) > 1.6 * lines[index].size:
             continue
         cell = next((c for c in neighbour.cells if abs(c.x0 - first.x0) < 3 and not VALUE_START.match(c.text)), None)
-        if cell is None or _reads_on_its_own(neighbour, family, section):
+        if cell is None or _reads_on_its_own(parsed[other], family, section):
             continue
         text = f"{first.text} {cell.text}" if other > index else f"{cell.text} {first.text}"
         joined = Row(segment.line, [Cell(first.x0, first.x1, text)], segment.tokens, segment.unit)
@@ -592,9 +594,9 @@ def _wrapped_label(
     return []
 
 
-def _reads_on_its_own(line: Line, family: str, section: str | None) -> bool:
+def _reads_on_its_own(segments: list[Row], family: str, section: str | None) -> bool:
     """Whether a line is a complete row of its own: a label that matches and a value that reads for it."""
-    for segment in parse_rows(line):
+    for segment in segments:
         for name, _, _ in _fields_of(segment, family, section):
             if any(_read(name, t.text, segment.unit, "") for t in segment.tokens):
                 return True
