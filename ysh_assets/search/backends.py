@@ -206,6 +206,9 @@ class EdgeBackend:
             self._lock.close()
             raise
         self._shards: dict[str, Any] = {}
+        # Read once per open: no other process can rewrite them while this one holds the lock.
+        path = self.folder / "aliases.json"
+        self._alias_map: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
 
     def close(self) -> None:
         for shard in self._shards.values():
@@ -259,18 +262,15 @@ class EdgeBackend:
             shard.close()
         shutil.rmtree(self._path(name), ignore_errors=True)
 
-    def _aliases(self) -> dict[str, str]:
-        path = self.folder / "aliases.json"
-        return json.loads(path.read_text()) if path.exists() else {}
-
     def alias(self, alias: str) -> str | None:
-        return self._aliases().get(alias)
+        return self._alias_map.get(alias)
 
     def point_alias(self, alias: str, name: str) -> None:
-        aliases = {**self._aliases(), alias: name}
+        aliases = {**self._alias_map, alias: name}
         temporary = self.folder / "aliases.json.tmp"
         temporary.write_text(json.dumps(aliases))
         os.replace(temporary, self.folder / "aliases.json")
+        self._alias_map = aliases
 
     def scroll(self, name: str, *, fields: list[str] | None = None, vectors: bool = False) -> Iterator[Record]:
         shard, offset = self._shard(name), None
