@@ -131,6 +131,12 @@ _TARIFFS = (
 )
 
 GD_COLUMNS: list[str] = [c.name for c in _GD]
+GD_UNIT_KEY = ("sig_uf", "cod_empreendimento")
+# Columns that describe the publication, not the unit: they move on every row of every publication.
+GD_PUBLICATION_COLUMNS = ("dat_geracao_conjunto_dados", "anm_periodo_referencia")
+# A unit's own columns: what a change between two snapshots is made of.
+GD_UNIT_COLUMNS: list[str] = [c for c in GD_COLUMNS if c not in GD_UNIT_KEY + GD_PUBLICATION_COLUMNS]
+GD_ROW_DIGEST = "row_digest"
 TARIFF_COLUMNS: list[str] = [c.name for c in _TARIFFS]
 
 _GD_2026_31 = [
@@ -222,7 +228,7 @@ _TARIFF_LAYOUT = _Layout(
 
 @dataclass
 class ParsedBatch:
-    rows: pl.DataFrame  # typed, GD_COLUMNS or TARIFF_COLUMNS
+    rows: pl.DataFrame  # typed, GD_COLUMNS (+ GD_ROW_DIGEST) or TARIFF_COLUMNS
     quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
     republished: int = 0  # tariffs: later copies of a row with the same values, dropped
 
@@ -761,7 +767,17 @@ class GdUnitsReader:
                 pl.when(MUNICIPIO_OUTSIDE_UF).then(elsewhere),
             )
         )
-        return _split(frame, GD_COLUMNS, [block])
+        batch = _split(frame, GD_COLUMNS, [block])
+        return ParsedBatch(batch.rows.with_columns(unit_digest(batch.rows)), batch.quarantine)
+
+
+def unit_digest(rows: pl.DataFrame) -> pl.Series:
+    """A 64-bit hash of each row's unit id and unit columns (`GD_ROW_DIGEST`): two snapshots hold the same
+    unit unchanged exactly when both have its digest (up to a 2^-64 chance), so comparing them reads two narrow
+    columns. Polars keeps `hash_rows` stable within one version only, so after an upgrade every unit is a
+    candidate once; candidates are always confirmed column by column, so results stay exact."""
+    columns = ["cod_empreendimento", *GD_UNIT_COLUMNS]
+    return rows.select(columns).hash_rows(seed=0).reinterpret(signed=True).alias(GD_ROW_DIGEST)
 
 
 # --------------------------------------------------------------------------------------------- tariffs

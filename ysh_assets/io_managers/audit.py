@@ -32,6 +32,7 @@ import polars as pl
 from ysh_assets.io_managers.frames import WarehouseOutput
 from ysh_assets.warehouse import quarantine, row_counts
 from ysh_assets.warehouse.sessions import SqlSession, quoted
+from ysh_assets.warehouse.versions import DigestCollector
 
 SAMPLE_ROWS = 5
 
@@ -195,8 +196,15 @@ class StreamProfile:
     """What the batches written to staging hold, observed as they go: rows per partition (for one static
     partition column, or unpartitioned) and, per partition, each row condition's offending rows with a sample."""
 
-    def __init__(self, conditions: Sequence[RowAudit | RowCheck], partition_column: str | None, whole_slice: bool):
+    def __init__(
+        self,
+        conditions: Sequence[RowAudit | RowCheck],
+        partition_column: str | None,
+        whole_slice: bool,
+        digests: DigestCollector | None = None,
+    ):
         self._conditions = conditions
+        self.digests = digests  # the rows' key -> digest index, for tables that keep their previous version
         self._column = partition_column
         self.counted = partition_column is not None or whole_slice  # else the staged table is counted in SQL
         if conditions and not self.counted:
@@ -208,6 +216,8 @@ class StreamProfile:
         self.findings: dict[str, dict[str, RowFindings]] = {c.name: {} for c in conditions}
 
     def observe(self, frame: pl.DataFrame) -> None:
+        if self.digests:
+            self.digests.observe(frame)
         if self.counted:
             for key, rows in _rows_by_partition(frame, self._column).iter_rows():
                 self.rows[key] = self.rows.get(key, 0) + rows

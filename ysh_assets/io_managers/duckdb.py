@@ -12,22 +12,38 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from ysh_assets.io_managers.audit import AuditedLoad, StagedLoad, StreamProfile, as_audited, audit_or_refuse
+from ysh_assets.io_managers.audit import (
+    AuditedLoad,
+    AuditReport,
+    StagedLoad,
+    StreamProfile,
+    as_audited,
+    audit_or_refuse,
+)
 from ysh_assets.io_managers.frames import (
     FrameStream,
     WarehouseOutput,
     iter_write_slices,
     table_output_metadata,
 )
+from ysh_assets.io_managers.ingestion import failed_entries, loaded_entries, step_started_at
 from ysh_assets.io_managers.slices import partition_scopes, partition_where, static_partition_column
-from ysh_assets.warehouse import quarantine, row_counts
+from ysh_assets.warehouse import ingestion_log, quarantine, row_counts
 from ysh_assets.warehouse.engines import DuckDBEngine, migrate_once
 from ysh_assets.warehouse.sessions import DuckDBSession, duckdb_connect, quoted
+from ysh_assets.warehouse.versions import (
+    KEEP_PREVIOUS_VERSION,
+    copy_to_previous,
+    digest_collector,
+    rotation_for,
+    store_digests,
+)
 
 
 class StagingDuckDbClient(DuckDbClient):
@@ -66,7 +82,35 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
     def handle_output(
         self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput | AuditedLoad, connection
     ) -> Mapping[str, Any]:
+        """Stage, audit, then publish in one transaction with the partitions' ingestion-log rows; a failure is
+        logged after the rollback (the connection is autocommit outside the publish)."""
+        started_at = step_started_at(context)
         load = as_audited(obj)
+        qualified = f"{table_slice.schema}.{table_slice.table}"
+        try:
+            report = self._publish(context, table_slice, load, connection, started_at)
+        except BaseException as error:
+            try:
+                ingestion_log.record(DuckDBSession(connection), failed_entries(context, load, error, started_at))
+            except duckdb.Error as logging_error:
+                context.log.warning(f"could not log the failed load in {ingestion_log.TABLE}: {logging_error}")
+            raise
+        connection.execute("DROP TABLE ysh_stage")
+        extra = dict(report.metadata())
+        if isinstance(load.data, FrameStream):
+            extra.update(load.data.summary())
+        return table_output_metadata(
+            context,
+            columns=_columns(connection, *qualified.split(".")),
+            rows_by_partition=report.staged_rows,
+            partition_metadata=report.partition_metadata(),
+            extra=extra,
+        )
+
+    def _publish(
+        self, context: dg.OutputContext, table_slice: TableSlice, load: AuditedLoad, connection, started_at
+    ) -> AuditReport:
+        """Stages, audits and publishes the load; returns its audit report once committed."""
         qualified = f"{table_slice.schema}.{table_slice.table}"
         table = quoted(qualified)
         session = DuckDBSession(connection)  # autocommit: the verdicts on quarantine rows outlive a refusal
@@ -76,7 +120,10 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
             connection.execute(f"CREATE TEMP TABLE ysh_stage AS SELECT * FROM {table} LIMIT 0")
         written: list[str] = []
         partition_column = static_partition_column(table_slice)
-        profile = StreamProfile(load.policy.row_conditions, partition_column, not table_slice.partition_dimensions)
+        digests = digest_collector(context.definition_metadata, load.policy.unique_key, partition_column)
+        profile = StreamProfile(
+            load.policy.row_conditions, partition_column, not table_slice.partition_dimensions, digests
+        )
         for frame in iter_write_slices(load.data):
             if frame.width == 0:
                 continue
@@ -99,29 +146,31 @@ class PolarsDuckDBTypeHandler(DbTypeHandler[WarehouseOutput]):
         )
         asset, run_id = context.asset_key.to_user_string(), context.run_id
         report = audit_or_refuse(session, session, load, staged, asset=asset, run_id=run_id, table=qualified)
+        rotation = rotation_for(
+            session,
+            qualified,
+            list(staged.scopes),
+            load.source_sha256,
+            keep_previous=bool(context.definition_metadata.get(KEEP_PREVIOUS_VERSION)),
+        )
         connection.begin()
         try:
             connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(table_slice.schema)}")
             connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM ysh_stage LIMIT 0")
+            for key in rotation.rotate:
+                copy_to_previous(session, qualified, key, staged.scopes[key])
             connection.execute(f"DELETE FROM {table} WHERE {partition_where(table_slice, types).as_string(None)}")
             connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM ysh_stage")
             quarantine.accept(session, asset, run_id, list(staged.scopes))
-            row_counts.record(session, qualified, report.staged_rows, run_id)
+            row_counts.record(session, qualified, report.staged_rows, run_id, rotation.versions)
+            if digests:
+                store_digests(session, qualified, digests, rotation.versions)
+            ingestion_log.record(session, loaded_entries(context, load, report, started_at, {}))
             connection.commit()
         except BaseException:
             connection.rollback()
             raise
-        connection.execute("DROP TABLE ysh_stage")
-        extra = dict(report.metadata())
-        if isinstance(load.data, FrameStream):
-            extra.update(load.data.summary())
-        return table_output_metadata(
-            context,
-            columns=_columns(connection, *qualified.split(".")),
-            rows_by_partition=report.staged_rows,
-            partition_metadata=report.partition_metadata(),
-            extra=extra,
-        )
+        return report
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> WarehouseOutput:
         frame = DuckDBPolarsTypeHandler().load_input(context, table_slice, connection)

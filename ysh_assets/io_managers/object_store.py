@@ -30,7 +30,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import Field, PrivateAttr
 
+from ysh_assets.io_managers.ingestion import step_started_at, stored_entry
 from ysh_assets.settings import ConfigurationError, redact_dsn
+from ysh_assets.warehouse.sql import Warehouse
 
 _CHUNK = 1 << 20
 # Multipart transfers hold chunk size x concurrency in memory: 8 MB x 2 keeps a GB upload under ~20 MB.
@@ -421,8 +423,19 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
     """
 
     store: ObjectStore
+    # Where each stored (or kept) file is logged, when set: `pipeline.ingestion_log`.
+    ingestion_log: Warehouse | None = None
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        started_at = step_started_at(context)
+        stored = self._handle(context, obj)
+        if self.ingestion_log is not None:  # the file is stored: a log that cannot be written does not undo it
+            try:
+                self.ingestion_log.log_ingestion([stored_entry(context, stored, started_at)])
+            except Exception as error:
+                context.log.warning(f"could not log {context.asset_key.to_user_string()} in the ingestion log: {error}")
+
+    def _handle(self, context: dg.OutputContext, obj: Any) -> StoredObject:
         if context.has_asset_partitions and len(context.asset_partition_keys) != 1:
             raise dg.DagsterInvariantViolationError(
                 f"{context.asset_key.to_user_string()}: the object store stores one partition per run step; "
@@ -432,7 +445,7 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, KeepLatest):  # the newest stored object becomes this partition's: no copy, a manifest
             stored = self._keep_latest(context, partition, obj)
             context.add_output_metadata(self._metadata(stored, reused=True, source=stored.source))
-            return
+            return stored
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="ysh-out-") as scratch:
             raw = self._as_raw_file(context, obj, Path(scratch))
@@ -443,6 +456,7 @@ class ObjectStoreIOManager(dg.ConfigurableIOManager):
                     raw.path.unlink(missing_ok=True)
         metadata = self._metadata(stored, reused=reused, source=raw.source)
         context.add_output_metadata({**metadata, "store_seconds": round(time.monotonic() - started, 3)})
+        return stored
 
     def _metadata(self, stored: StoredObject, *, reused: bool, source: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -34,11 +34,20 @@ from ysh_assets.io_managers.frames import (
     prefetched,
     table_output_metadata,
 )
+from ysh_assets.io_managers.ingestion import failed_entries, loaded_entries, step_started_at
 from ysh_assets.io_managers.slices import base_type, partition_scopes, partition_where, static_partition_column
 from ysh_assets.settings import redact_dsn
-from ysh_assets.warehouse import quarantine, row_counts
+from ysh_assets.warehouse import ingestion_log, quarantine, row_counts
 from ysh_assets.warehouse.engines import PostgresEngine, migrate_once
 from ysh_assets.warehouse.sessions import SHORT_STATEMENT_TIMEOUT_MS, PostgresSession, pg_connect
+from ysh_assets.warehouse.versions import (
+    KEEP_PREVIOUS_VERSION,
+    copy_to_previous,
+    digest_collector,
+    previous_table,
+    rotation_for,
+    store_digests,
+)
 
 
 class SchemaMismatchError(ValueError):
@@ -259,13 +268,18 @@ class PartitionSwap:
             return False
         return True
 
-    def swap(self, conn: psycopg.Connection) -> None:
+    def swap(self, conn: psycopg.Connection, keep: Collection[str] = ()) -> None:
+        """Replaces the leaves; the old leaves of the partitions in `keep` become their previous version (a
+        rename, not a copy) instead of being dropped."""
         staging = self.staging_parent()
         for key, leaf in self.leaves.items():
             old = sql.Identifier(self.schema, leaf)
             conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(staging, self.staging_leaf(leaf)))
             conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(self.parent, old))
-            conn.execute(sql.SQL("DROP TABLE {}").format(old))
+            if key in keep:
+                self._keep_as_previous(conn, leaf, key)
+            else:
+                conn.execute(sql.SQL("DROP TABLE {}").format(old))
             conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(self.staging_leaf(leaf), sql.Identifier(leaf)))
             self._adopt_key_name(conn, leaf)
             conn.execute(
@@ -277,6 +291,25 @@ class PartitionSwap:
                 sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(old, sql.Identifier(_staged_bound_name(leaf)))
             )
         conn.execute(sql.SQL("DROP TABLE {}").format(staging))
+
+    def _keep_as_previous(self, conn: psycopg.Connection, leaf: str, key: str) -> None:
+        """The detached leaf, its primary key renamed out of the new leaf's way, replaces the previous version."""
+        previous = previous_table(f"{self.schema}.{self.table}", key).split(".")[1]
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(self.schema, previous)))
+        (key_name,) = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) "
+            "AND contype = 'p'",
+            (self.schema, leaf),
+        ).fetchone() or (None,)
+        if key_name:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                    sql.Identifier(self.schema, leaf), sql.Identifier(key_name), sql.Identifier(f"{previous[:58]}_pkey")
+                )
+            )
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(self.schema, leaf), sql.Identifier(previous))
+        )
 
     def _adopt_key_name(self, conn: psycopg.Connection, leaf: str) -> None:
         """The staged primary key takes the leaf's usual name once the old leaf (and its key) is gone."""
@@ -417,9 +450,27 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
     def handle_output(
         self, context: dg.OutputContext, table_slice: TableSlice, obj: WarehouseOutput | AuditedLoad, connection
     ) -> Mapping[str, Any]:
-        """Write-audit-publish in the connection's one transaction: COPY into staging, audit, then replace."""
-        started = time.monotonic()
+        """Write-audit-publish in the connection's one transaction: COPY into staging, audit, then replace; the
+        ingestion log gets the published partitions in that transaction, or the failure on a connection of its own."""
+        started_at = step_started_at(context)
         load = as_audited(obj)
+        try:
+            return self._write(context, table_slice, load, connection, started_at)
+        except BaseException as error:
+            try:
+                with pg_connect(
+                    self._dsn, application_name="ysh_assets_audit", statement_timeout_ms=SHORT_STATEMENT_TIMEOUT_MS,
+                    autocommit=True,
+                ) as side:  # fmt: skip
+                    ingestion_log.record(PostgresSession(side), failed_entries(context, load, error, started_at))
+            except psycopg.Error as logging_error:
+                context.log.warning(f"could not log the failed load in {ingestion_log.TABLE}: {logging_error}")
+            raise
+
+    def _write(
+        self, context: dg.OutputContext, table_slice: TableSlice, load: AuditedLoad, connection, started_at
+    ) -> Mapping[str, Any]:
+        started = time.monotonic()
         qualified = f"{table_slice.schema}.{table_slice.table}"
         columns = table_columns(connection, table_slice.schema, table_slice.table)
         slices = iter_write_slices(load.data)
@@ -445,7 +496,11 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
             )
         written = first.columns or [c.name for c in columns if c.required]
         partition_column = static_partition_column(table_slice)
-        profile = StreamProfile(load.policy.row_conditions, partition_column, not table_slice.partition_dimensions)
+        keep_previous = bool(context.definition_metadata.get(KEEP_PREVIOUS_VERSION))
+        digests = digest_collector(context.definition_metadata, load.policy.unique_key, partition_column)
+        profile = StreamProfile(
+            load.policy.row_conditions, partition_column, not table_slice.partition_dimensions, digests
+        )
         target = sql.Identifier(*staged_name.split("."))
         rows, copy_format = self._copy(connection, target, first, slices, qualified, columns, profile)
         copied = time.monotonic()
@@ -482,9 +537,14 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
                 table=qualified,
             )
         audited = time.monotonic()
+        rotation = rotation_for(
+            PostgresSession(connection), qualified, list(staged.scopes), load.source_sha256, keep_previous=keep_previous
+        )
         if swap:
-            swap.swap(connection)
+            swap.swap(connection, keep=rotation.rotate)
         else:
+            for key in rotation.rotate:
+                copy_to_previous(PostgresSession(connection), qualified, key, staged.scopes[key])
             names = sql.SQL(", ").join(map(sql.Identifier, written))
             connection.execute(
                 sql.SQL("DELETE FROM {} WHERE {}").format(
@@ -495,13 +555,19 @@ class PolarsPostgresTypeHandler(DbTypeHandler[WarehouseOutput]):
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM ysh_stage").format(_table_ident(table_slice), names, names)
             )
         quarantine.accept(PostgresSession(connection), asset, run_id, list(staged.scopes))
-        row_counts.record(PostgresSession(connection), qualified, report.staged_rows, run_id)
+        row_counts.record(PostgresSession(connection), qualified, report.staged_rows, run_id, rotation.versions)
+        if digests:
+            store_digests(PostgresSession(connection), qualified, digests, rotation.versions)
+        timings = {
+            "copy_seconds": round(copied - started, 3),
+            "audit_seconds": round(audited - copied, 3),  # the staged key's index build included
+            "publish_seconds": round(time.monotonic() - audited, 3),
+        }
+        ingestion_log.record(PostgresSession(connection), loaded_entries(context, load, report, started_at, timings))
         elapsed = time.monotonic() - started
         extra = {
             "load_seconds": round(elapsed, 3),
-            "copy_seconds": round(copied - started, 3),
-            "audit_seconds": round(audited - copied, 3),  # the staged key's index build included
-            "publish_seconds": round(started + elapsed - audited, 3),
+            **timings,
             "rows_per_second": round(rows / elapsed) if elapsed > 0 else rows,
             "load_strategy": "partition swap" if swap else "staged replace",
             "copy_format": copy_format,

@@ -41,6 +41,10 @@ MONTHS_AHEAD = 3
 
 
 class WarehouseEngine(Protocol):
+    # Whether one process may hold several sessions at once (PostgreSQL: a server; DuckDB: one file, one
+    # connection per process at a time).
+    concurrent_sessions: bool
+
     def describe(self) -> str: ...
 
     def session(self) -> AbstractContextManager[SqlSession]:
@@ -54,6 +58,7 @@ class WarehouseEngine(Protocol):
 class PostgresEngine:
     dsn: str
     application_name: str = "ysh_assets_sql"
+    concurrent_sessions = True
 
     def describe(self) -> str:
         return redact_dsn(self.dsn)
@@ -94,6 +99,7 @@ def _ensure_monthly_partitions(conn: psycopg.Connection, today: date) -> int:
 @dataclass(frozen=True)
 class DuckDBEngine:
     path: str
+    concurrent_sessions = False
 
     def describe(self) -> str:
         return f"duckdb:{self.path}"

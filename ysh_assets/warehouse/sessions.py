@@ -7,6 +7,7 @@ Connections are opened here and nowhere else, so every one carries the same time
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,7 +77,15 @@ class SqlSession(Protocol):
 
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any: ...
 
+    def blob(self, statement: str, params: Sequence[Any] = ()) -> bytes | None:
+        """The first row's first column as bytes (a stored file), None without rows."""
+        ...
+
     def insert_frame(self, qualified: str, frame: pl.DataFrame) -> None: ...
+
+    def bulk_frame(self, statement: str, schema: pl.Schema, params: Sequence[Any] = ()) -> pl.DataFrame:
+        """Millions of rows of `statement` (its columns as `schema`, text, integer or float), in bulk."""
+        ...
 
     def table_exists(self, qualified: str) -> bool: ...
 
@@ -117,6 +126,23 @@ class PostgresSession(_Common):
         with self.conn.cursor().copy(statement) as copy:
             copy.write(frame.write_csv(include_header=False).encode())
 
+    def blob(self, statement: str, params: Sequence[Any] = ()) -> bytes | None:
+        """In binary: PostgreSQL sends the bytes as they are, not hex-encoded at twice their size."""
+        row = self.conn.cursor(binary=True).execute(statement, params or None).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def bulk_frame(self, statement: str, schema: pl.Schema, params: Sequence[Any] = ()) -> pl.DataFrame:
+        """COPY TO in CSV and polars' reader: several times faster than fetching rows into Python objects."""
+        bound = psycopg.ClientCursor(self.conn).mogrify(statement, params or None)
+        buffer = io.BytesIO()
+        with self.conn.cursor().copy(f"COPY ({bound}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+        if not buffer.tell():
+            return pl.DataFrame(schema=schema)
+        buffer.seek(0)
+        return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
+
 
 class DuckDBSession(_Common):
     def __init__(self, conn: Any):
@@ -138,3 +164,11 @@ class DuckDBSession(_Common):
             self.conn.execute(f"INSERT INTO {quoted(qualified)} BY NAME SELECT * FROM ysh_rows")
         finally:
             self.conn.unregister("ysh_rows")
+
+    def blob(self, statement: str, params: Sequence[Any] = ()) -> bytes | None:
+        row = self.conn.execute(statement.replace("%s", "?"), list(params)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def bulk_frame(self, statement: str, schema: pl.Schema, params: Sequence[Any] = ()) -> pl.DataFrame:
+        frame = self.conn.execute(statement.replace("%s", "?"), list(params)).pl()
+        return frame.rename(dict(zip(frame.columns, schema, strict=True))).cast(dict(schema))

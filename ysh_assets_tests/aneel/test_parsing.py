@@ -17,6 +17,7 @@ import pytest
 from ysh_assets.aneel.parsing import (
     GD_COLUMNS,
     GD_HEADER_VARIANTS,
+    GD_ROW_DIGEST,
     QUARANTINE_SCHEMA,
     TARIFF_COLUMNS,
     UFS,
@@ -26,6 +27,7 @@ from ysh_assets.aneel.parsing import (
     read_tariffs,
     sniff_encoding,
     tariff_key_text,
+    unit_digest,
 )
 from ysh_assets.aneel.synthetic import write_published_gd_file
 
@@ -78,7 +80,11 @@ def test_gd_typed_values(bundled):
     rows, reader = bundled
     assert reader.header.variant == "2026-31" and reader.header.encoding == "cp1252"
     assert reader.header.unknown_columns == [] and reader.header.missing_columns == []
-    assert rows.columns == GD_COLUMNS and rows.height == 200
+    assert rows.columns == [*GD_COLUMNS, GD_ROW_DIGEST] and rows.height == 200
+    # The digest covers the unit's own columns only: a new publication date leaves it as it was.
+    republished = rows.with_columns(dat_geracao_conjunto_dados=pl.lit(None, pl.Date))
+    assert unit_digest(republished).equals(rows[GD_ROW_DIGEST])
+    assert not unit_digest(rows.with_columns(mda_potencia_instalada_kw=pl.lit(None))).equals(rows[GD_ROW_DIGEST])
     assert reader.rows_read == reader.rows_loaded == 200 and reader.rows_quarantined == 0
     first = rows.row(0, named=True)
     assert first["sig_uf"] == "AC" and first["cod_empreendimento"] == "GD.AC.000.000.590"
@@ -110,9 +116,8 @@ def test_header_variants_map_by_name_to_the_same_result(tmp_path, bundled):
     reader = GdUnitsReader(_write_gd(tmp_path / "v33.csv", variant_33, rows_33))
     got, _ = _read_all(reader)
     assert reader.header.variant == "2026-33" and reader.header.missing_columns == []
-    assert got.drop("num_coord_n_empreendimento", "num_coord_e_empreendimento").equals(
-        expected.drop("num_coord_n_empreendimento", "num_coord_e_empreendimento")
-    )
+    coordinates = ("num_coord_n_empreendimento", "num_coord_e_empreendimento", GD_ROW_DIGEST)  # the digest covers them
+    assert got.drop(coordinates).equals(expected.drop(coordinates))
     assert got["num_coord_n_empreendimento"].unique().to_list() == [-9.974]
 
     reader = GdUnitsReader(_write_gd(tmp_path / "v2023.csv", GD_HEADER_VARIANTS["2023"], rows))
@@ -139,7 +144,7 @@ def test_missing_columns_become_null_and_are_reported(tmp_path, bundled):
     got, _ = _read_all(reader)
     assert reader.header.missing_columns == ["NumCPFCNPJ"]
     assert got["num_cpf_cnpj"].null_count() == 200
-    assert got.drop("num_cpf_cnpj").equals(expected.drop("num_cpf_cnpj"))
+    assert got.drop("num_cpf_cnpj", GD_ROW_DIGEST).equals(expected.drop("num_cpf_cnpj", GD_ROW_DIGEST))
 
 
 def test_malformed_rows_are_quarantined_with_reason_raw_line_and_line_number(tmp_path):
