@@ -32,9 +32,9 @@ from psycopg import sql
 from ysh_assets.aneel.assets import UF_PARTITIONS, gd_units_raw, generation_units, today_in_brazil
 from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
 from ysh_assets.aneel.portal import BUNDLED_TARIFFS_FILE, AneelPortal
-from ysh_assets.aneel.synthetic import write_published_gd_file
+from ysh_assets.aneel.synthetic import NextSnapshot, write_published_gd_file
 from ysh_assets.automation import full_range_tags
-from ysh_assets.bench.operator_load import operator_reload, psql_copy
+from ysh_assets.bench.operator_load import operator_changes, operator_reload, psql_copy
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.settings import redact_dsn
@@ -153,6 +153,7 @@ def run(
     baseline_rows: int = 1_000_000,
     repeat: int = 3,
     keep: bool = False,
+    changes: bool = False,
 ) -> dict:
     """Runs the benchmark and prints its report; returns the figures.
 
@@ -166,6 +167,11 @@ def run(
         for size in sizes:
             started = time.monotonic()
             zip_path = write_published_gd_file(workdir / f"gd_{size}.zip", size, zip=True)
+            next_zip = (
+                write_published_gd_file(workdir / f"gd_{size}_next.zip", size, zip=True, next_snapshot=NextSnapshot())
+                if changes
+                else None
+            )
             megabytes = zip_path.stat().st_size / 1e6
             print(f"generated {size:,} rows ({megabytes:.0f} MB ZIP) in {time.monotonic() - started:.0f}s")
             name, dsn = _scratch_database(admin_dsn)
@@ -173,7 +179,9 @@ def run(
                 pipeline_runs, copy_runs = [], []
                 for _ in range(repeat if size == rows else 1):
                     settle(dsn)
-                    if mode == "operator":
+                    if next_zip:
+                        pipeline_runs.append(operator_changes(zip_path, next_zip, dsn, workdir))
+                    elif mode == "operator":
                         pipeline_runs.append(operator_reload(zip_path, dsn, workdir))
                     else:
                         pipeline_runs.append(_run_child(zip_path, dsn, workdir / f"run_{size}"))
@@ -191,6 +199,8 @@ def run(
                 if not keep:
                     _drop_database(admin_dsn, name)
             zip_path.unlink()
+            if next_zip:
+                next_zip.unlink()
     full = report["sizes"][rows]
     small = report["sizes"][sizes[0]]
     report["ratio_to_plain_copy"] = round(full["rows_per_second"] / full["plain_copy"]["rows_per_second"], 3)
@@ -208,6 +218,15 @@ def run(
         )
     else:
         print(f"  download            : {full['download_seconds']} s")
+    if changes:
+        figures = full["changes"]
+        print(
+            f"  change log          : {figures['step_seconds']:>7.1f} s step, beside the load step's "
+            f"{figures['load_step_seconds']} s: {figures['run_changes']:,} changes "
+            f"{json.dumps(figures['changes_by_kind'])} from {figures['candidates']:,} candidates (target <= 10 s)"
+        )
+        parts = {k: v for k, v in figures.items() if k.endswith("_seconds") and k not in ("step_seconds",)}
+        print(f"  change log parts    : {json.dumps(parts)}")
     print(
         f"  pipeline end to end : {full['rows_per_second']:>9,} rows/s  {full['wall_seconds']:>7.1f} s  "
         f"peak RSS {full['peak_rss_mb']:,} MB"

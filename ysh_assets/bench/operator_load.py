@@ -19,13 +19,16 @@ import time
 import urllib.request
 import zipfile
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from ysh_assets.aneel.assets import DATASETS, GD_UNITS_RAW, GENERATION_UNITS, UF_PARTITIONS, today_in_brazil
+from ysh_assets.aneel.ckan import GD_UNITS_RESOURCE_ID
 from ysh_assets.aneel.ckan_server import CkanServer, gd_units_package, tariffs_package
 from ysh_assets.aneel.portal import BUNDLED_TARIFFS_FILE
+from ysh_assets.audit.assets import GD_CHANGES
 
 MODULE = "ysh_assets.definitions"
 
@@ -96,8 +99,9 @@ def _instance(home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
 
 
-def operator_reload(zip_path: Path, dsn: str, workdir: Path) -> dict:
-    """Snapshot + load as two `dagster asset materialize` processes; the figures of each part."""
+@contextmanager
+def _operator_environment(zip_path: Path, dsn: str, workdir: Path):
+    """The services profile as an operator's shell has it: a Dagster home, the portal serving `zip_path`, S3."""
     home = Path(tempfile.mkdtemp(prefix="ysh-bench-home-", dir=workdir))
     packages = [gd_units_package(zip_path), tariffs_package(BUNDLED_TARIFFS_FILE)]
     with CkanServer(packages) as portal, s3_server() as endpoint:
@@ -116,21 +120,32 @@ def operator_reload(zip_path: Path, dsn: str, workdir: Path) -> dict:
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
-        dagster = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", MODULE]
-        snapshot_keys = [DATASETS, GD_UNITS_RAW]
-        selection = ",".join(key.to_user_string() for key in snapshot_keys)
-        snapshot = [*dagster, "--select", selection, "--partition", today_in_brazil().isoformat()]
-        ufs = UF_PARTITIONS.get_partition_keys()
-        load = [*dagster, "--select", GENERATION_UNITS.to_user_string(), "--partition-range", f"{ufs[0]}...{ufs[-1]}"]
-        snapshot_wall, _ = _timed(snapshot, env)
-        with _instance(home) as instance:
-            snapshot_parts = _run_parts(instance, snapshot_keys)
-        load_wall, peak_rss = _timed(load, env)
-        with _instance(home) as instance:
-            load_parts = _run_parts(instance, [GENERATION_UNITS])
-            records = instance.fetch_materializations(GENERATION_UNITS, limit=1).records
-            rows = records[0].asset_materialization.metadata["run_rows_written"].value
-    shutil.rmtree(home, ignore_errors=True)
+        try:
+            yield env, home, portal
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+DAGSTER = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", MODULE]
+UF_RANGE = f"{UF_PARTITIONS.get_partition_keys()[0]}...{UF_PARTITIONS.get_partition_keys()[-1]}"
+
+
+def _reload(env: dict[str, str], home: Path, also: list[dg.AssetKey] = ()) -> dict:
+    """Snapshot + load as two `dagster asset materialize` processes (the load's run also materializing `also`,
+    assets of the same UF partitions); the figures of each part."""
+    snapshot_keys = [DATASETS, GD_UNITS_RAW]
+    selection = ",".join(key.to_user_string() for key in snapshot_keys)
+    snapshot = [*DAGSTER, "--select", selection, "--partition", today_in_brazil().isoformat()]
+    loaded = ",".join(key.to_user_string() for key in (GENERATION_UNITS, *also))
+    load = [*DAGSTER, "--select", loaded, "--partition-range", UF_RANGE]
+    snapshot_wall, _ = _timed(snapshot, env)
+    with _instance(home) as instance:
+        snapshot_parts = _run_parts(instance, snapshot_keys)
+    load_wall, peak_rss = _timed(load, env)
+    with _instance(home) as instance:
+        load_parts = _run_parts(instance, [GENERATION_UNITS, *also])
+        records = instance.fetch_materializations(GENERATION_UNITS, limit=1).records
+        rows = records[0].asset_materialization.metadata["run_rows_written"].value
     wall = snapshot_wall + load_wall
     return {
         "rows": rows,
@@ -144,6 +159,33 @@ def operator_reload(zip_path: Path, dsn: str, workdir: Path) -> dict:
         "load_parts": load_parts,
         "peak_rss_mb": round(peak_rss),
     }
+
+
+def operator_reload(zip_path: Path, dsn: str, workdir: Path) -> dict:
+    """Snapshot + load as two `dagster asset materialize` processes; the figures of each part."""
+    with _operator_environment(zip_path, dsn, workdir) as (env, home, _):
+        return _reload(env, home)
+
+
+def operator_changes(first: Path, second: Path, dsn: str, workdir: Path) -> dict:
+    """The first snapshot loaded, then the next one published and reloaded with `audit/gd_changes` in the load's
+    own run (the same UF partitions): the second reload's figures, with the change log's step beside the load's."""
+    with _operator_environment(first, dsn, workdir) as (env, home, portal):
+        _reload(env, home)
+        portal.publish(GD_UNITS_RESOURCE_ID, path=second, last_modified=datetime.now(UTC))
+        figures = _reload(env, home, also=[GD_CHANGES])
+        with _instance(home) as instance:
+            (record,) = instance.fetch_materializations(GD_CHANGES, limit=1).records
+            metadata = record.asset_materialization.metadata
+    parts = figures["load_parts"]
+    figures["changes"] = {
+        "step_seconds": parts.get(f"step {GD_CHANGES.to_python_identifier()}"),
+        "load_step_seconds": parts.get(f"step {GENERATION_UNITS.to_python_identifier()}"),
+        **{name: metadata[name].value for name in metadata if name.endswith("_seconds")},
+        **{name: metadata[name].value for name in ("seconds", "run_changes", "candidates")},
+        "changes_by_kind": metadata["changes_by_kind"].value,
+    }
+    return figures
 
 
 def psql_copy(zip_path: Path, dsn: str, workdir: Path) -> dict:

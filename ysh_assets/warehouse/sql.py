@@ -5,7 +5,7 @@ One resource, two engines (PostgreSQL in `services`, the DuckDB file in `local`)
 never branches on the profile. Statements use `%s` placeholders and SQL both engines accept.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,9 +13,11 @@ import dagster as dg
 import polars as pl
 from psycopg import sql as pgsql
 
-from ysh_assets.warehouse import change_log, quarantine
+from ysh_assets.warehouse import change_log, ingestion_log, quarantine
 from ysh_assets.warehouse.engines import WarehouseEngine, engine_for, migrate_once
-from ysh_assets.warehouse.sessions import SqlSession
+from ysh_assets.warehouse.ingestion_log import IngestionEntry
+from ysh_assets.warehouse.sessions import SqlSession, quoted
+from ysh_assets.warehouse.versions import PartitionVersion, previous_table, published_versions, read_digests
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -79,6 +81,72 @@ class Warehouse(dg.ConfigurableResource):
             change_log.replace(
                 session, rows, asset=asset_key.to_user_string(), partition_key=partition_key, run_id=run_id
             )
+
+    def publish_changes(
+        self,
+        asset_key: dg.AssetKey,
+        run_id: str,
+        rows: pl.DataFrame,
+        scopes: dict[str, str | None],
+        ingestion: Sequence[IngestionEntry] = (),
+        compared: tuple[str, Mapping[str, PartitionVersion]] | None = None,
+    ) -> None:
+        """Changes (`change_log.ROW_SCHEMA` plus `partition_key`) replace, per partition, the ones logged before
+        for the same snapshot (`scopes`: partition -> snapshot), audited first and published in one transaction
+        with their `ingestion` entries. `compared`: the table and the versions the changes were computed from;
+        refused when a load published another version meanwhile."""
+        with self._session() as session:
+            if compared:
+                table, versions = compared
+                now = published_versions(session, table, list(versions))
+                moved = sorted(key for key, version in versions.items() if now.get(key) != version)
+                if moved:
+                    raise dg.Failure(
+                        f"{table} was reloaded while its changes were computed ({', '.join(moved)}): nothing "
+                        "logged; run again"
+                    )
+            change_log.publish(session, rows, asset=asset_key.to_user_string(), scopes=scopes, run_id=run_id)
+            ingestion_log.record(session, ingestion)
+
+    def log_ingestion(self, entries: Sequence[IngestionEntry]) -> None:
+        """Appends ingestion-log entries for what was stored outside the warehouse (files, indexes)."""
+        with self._session() as session:
+            ingestion_log.record(session, entries)
+
+    def partition_versions(self, table: str, keys: Sequence[str]) -> dict[str, PartitionVersion]:
+        """Which file each published partition of `table` was loaded from, and its previous version's file."""
+        with self._session() as session:
+            return published_versions(session, table, keys)
+
+    def version_digests(self, table: str, partition_key: str, source_sha256: str) -> pl.DataFrame | None:
+        """The key -> digest index of the partition's version loaded from that file (None when not kept)."""
+        with self._session() as session:
+            return read_digests(session, table, partition_key, source_sha256)
+
+    def rows_by_id(
+        self,
+        table: str,
+        partition: tuple[str, str],
+        id_column: str,
+        ids: Sequence[str],
+        schema: pl.Schema,
+        *,
+        previous: bool = False,
+    ) -> pl.DataFrame:
+        """`schema`'s columns (as text where typed `pl.String`) of one partition's rows with these ids, from its
+        published version or its previous one (tables that keep it), by primary-key lookups."""
+        column, key = partition
+        names = {n: pgsql.Identifier(n).as_string(None) for n in schema}
+        columns = ", ".join(f"CAST({names[n]} AS text)" if t == pl.String else names[n] for n, t in schema.items())
+        relation = quoted(previous_table(table, key) if previous else table)
+        with self._session() as session:
+            if not ids or (previous and not session.table_exists(previous_table(table, key))):
+                return pl.DataFrame(schema=schema)
+            statement = (
+                f"SELECT {columns} FROM {relation} WHERE {quoted(column)} = %s "
+                f"AND {quoted(id_column)} = ANY(%s::text[])"
+            )
+            return session.bulk_frame(statement, schema, (key, list(ids)))
 
     def reject_quarantine(self, asset_key: dg.AssetKey, run_id: str) -> None:
         """The rows a run staged become `rejected`: the load they belonged to was refused before it was written."""

@@ -1,0 +1,1 @@
+"""Audit: what changed between consecutive snapshots."""
