@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ysh_assets.aneel.ckan import CkanError, CkanResource
+from ysh_assets.aneel.ckan import CkanClient, CkanResource, DownloadResult
 from ysh_assets.aneel.parsing import (
     MUNICIPIO_OUTSIDE_UF,
     UFS,
@@ -29,7 +29,7 @@ from ysh_assets.aneel.parsing import (
     read_tariffs,
     zip_members,
 )
-from ysh_assets.aneel.portal import AneelPortal, change_since
+from ysh_assets.aneel.portal import AneelPortal, PortalsFailed, change_since
 from ysh_assets.calendar import TIMEZONE, today_in_brazil
 from ysh_assets.check_results import PartitionCheck, check_output, log_partition_checks, quarantine_share_check
 from ysh_assets.io_managers.audit import (
@@ -44,7 +44,9 @@ from ysh_assets.io_managers.audit import (
 from ysh_assets.io_managers.frames import STORAGE, FrameStream
 from ysh_assets.io_managers.object_store import KeepLatest, RawFile, StoredObject
 from ysh_assets.io_managers.redis_cache import TTL_METADATA_KEY
+from ysh_assets.ops.quotas import FAILOVER_METADATA_KEYS
 from ysh_assets.warehouse.sql import Warehouse
+from ysh_assets.warehouse.versions import KEEP_PREVIOUS_VERSION
 
 GROUP = "aneel"
 # end_offset=1: today's snapshot is a partition of its own, named by the day it was taken.
@@ -79,21 +81,31 @@ def datasets(context: dg.AssetExecutionContext, aneel_portal: AneelPortal, wareh
     down, the last catalog is carried forward and the materialization says since when (the raw files then
     fall back on their last good snapshot the same way)."""
     snapshot = date.fromisoformat(context.partition_key)
+
+    def catalog(client: CkanClient) -> list[tuple]:
+        return [
+            _catalog_row(client.resource(tracked.package, tracked.resource_id), snapshot)
+            for tracked in aneel_portal.tracked().values()
+        ]
+
     try:
-        with aneel_portal.client() as client:
-            rows = [
-                _catalog_row(client.resource(tracked.package, tracked.resource_id), snapshot)
-                for tracked in aneel_portal.tracked().values()
-            ]
-    except CkanError as error:
+        rows, walk = aneel_portal.with_failover(catalog)
+    except PortalsFailed as error:
         previous = _previous_catalog(warehouse, snapshot)
         if previous.is_empty():
             raise _portal_failure(error, aneel_portal) from error
         stale_since = previous["snapshot_date"].max()
         context.log.warning(f"ANEEL portal failed ({error}); carrying the catalog of {stale_since} forward")
-        context.add_output_metadata({"stale": True, "stale_since": str(stale_since), "error": str(error)})
+        context.add_output_metadata(
+            {
+                "stale": True,
+                "stale_since": str(stale_since),
+                "error": str(error),
+                **error.fell_back(f"aneel.datasets {stale_since}").metadata(),
+            }
+        )
         return previous.with_columns(snapshot_date=pl.lit(snapshot)).cast(CATALOG_SCHEMA)
-    context.add_output_metadata({"stale": False})
+    context.add_output_metadata({"stale": False, **walk.metadata()})
     return pl.DataFrame(rows, schema=CATALOG_SCHEMA, orient="row")
 
 
@@ -145,7 +157,11 @@ def recorded_snapshot(instance: dg.DagsterInstance, raw_key: dg.AssetKey) -> dic
     if not records:
         return {}
     metadata = records[0].asset_materialization.metadata
-    known = {name.removeprefix("source_"): v.value for name, v in metadata.items() if name.startswith("source_")}
+    known = {
+        name.removeprefix("source_"): v.value
+        for name, v in metadata.items()
+        if name.startswith("source_") and name not in FAILOVER_METADATA_KEYS
+    }
     return {**known, "sha256": metadata["sha256"].value}
 
 
@@ -167,28 +183,43 @@ def _raw_snapshot_asset(tracked_name: str, description: str) -> dg.AssetsDefinit
         known = recorded_snapshot(context.instance, context.asset_key)
         previous = known.pop("sha256", None)
         spool = tempfile.NamedTemporaryFile(prefix=f"ysh-{tracked_name}-", delete=False)  # noqa: SIM115
+
+        def fetch(client: CkanClient) -> tuple[CkanResource, str | None, DownloadResult | None]:
+            spool.seek(0)
+            spool.truncate()  # whatever an earlier source of the chain left behind
+            resource = client.resource(tracked.package, tracked.resource_id)
+            change = change_since(client, resource, known)
+            started = time.monotonic()
+            result = None
+            if change is not None:
+                result = client.download(
+                    resource.url, spool, etag=known.get("etag"), last_modified=known.get("http_last_modified")
+                )
+            context.add_output_metadata({"download_seconds": round(time.monotonic() - started, 3)})
+            return resource, change, result
+
         try:
-            with spool, aneel_portal.client() as client:
-                resource = client.resource(tracked.package, tracked.resource_id)
-                change = change_since(client, resource, known)
-                result = None
-                started = time.monotonic()
-                if change is not None:
-                    result = client.download(
-                        resource.url, spool, etag=known.get("etag"), last_modified=known.get("http_last_modified")
-                    )
-                context.add_output_metadata({"download_seconds": round(time.monotonic() - started, 3)})
-        except CkanError as error:
+            with spool:
+                (resource, change, result), walk = aneel_portal.with_failover(fetch)
+        except PortalsFailed as error:
             os.unlink(spool.name)
             if previous is None:
                 raise _portal_failure(error, aneel_portal) from error
             stale_since = known.get("checked_at") or known.get("downloaded_at")
             context.log.warning(f"ANEEL portal failed ({error}); keeping the snapshot checked at {stale_since}")
-            context.add_output_metadata({"stale": True, "stale_since": stale_since, "error": str(error)})
+            context.add_output_metadata(
+                {
+                    "stale": True,
+                    "stale_since": stale_since,
+                    "error": str(error),
+                    **error.fell_back(f"sha256:{previous}").metadata(),
+                }
+            )
             return dg.Output(KeepLatest(previous, known), data_version=dg.DataVersion(previous))
         except BaseException:
             os.unlink(spool.name)
             raise
+        context.add_output_metadata(walk.metadata())
         now = datetime.now(UTC).isoformat()
         source = {
             "url": resource.url,
@@ -230,9 +261,14 @@ gd_units_raw = _raw_snapshot_asset(
 tariffs_raw = _raw_snapshot_asset("tariffs", "The published homologated-tariffs CSV, as downloaded, content-addressed.")
 
 
-def _portal_failure(error: CkanError, portal: AneelPortal) -> dg.Failure:
-    """The portal failed and there is no earlier good copy to keep: retried by the run's retry policy."""
-    return dg.Failure(f"ANEEL portal failed: {error}", metadata={"portal": portal.base_url}, allow_retries=True)
+def _portal_failure(error: PortalsFailed, portal: AneelPortal) -> dg.Failure:
+    """The portal and its mirrors failed and there is no earlier good copy to keep: retried by the run's
+    retry policy."""
+    return dg.Failure(
+        f"ANEEL portal failed: {error}",
+        metadata={"portal": portal.base_url, **error.failover.metadata()},
+        allow_retries=True,
+    )
 
 
 @contextmanager
@@ -297,7 +333,8 @@ class GenerationUnitsConfig(LoadAuditConfig):
     partitions_def=UF_PARTITIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     ins={"snapshot": dg.AssetIn(key=GD_UNITS_RAW, partition_mapping=dg.LastPartitionMapping())},
-    metadata={"partition_expr": "sig_uf", STORAGE: "warehouse"},
+    # The rows a load from a new file replaces are kept as the previous version: audit/gd_changes compares them.
+    metadata={"partition_expr": "sig_uf", STORAGE: "warehouse", KEEP_PREVIOUS_VERSION: True},
     group_name=GROUP,
     kinds={"polars"},
     owners=["team:data-platform"],

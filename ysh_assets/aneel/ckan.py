@@ -128,7 +128,10 @@ class CkanClient:
         backoff_max: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        event_hooks: Mapping[str, list[Callable[[httpx.Request], None]]] | None = None,
     ) -> None:
+        """`event_hooks` are httpx's: a `request` hook sees every request sent, retries and redirects included
+        (the source quotas count and refuse requests there)."""
         if max_attempts < 1:
             raise ConfigurationError("max_attempts must be >= 1")
         self.base_url = base_url.rstrip("/")
@@ -143,6 +146,7 @@ class CkanClient:
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
             transport=transport,
+            event_hooks=dict(event_hooks or {}),
         )
 
     def __enter__(self) -> Self:

@@ -20,6 +20,7 @@ import httpx
 
 from ysh_assets.catalog.fields import MAX_FILE_BYTES
 from ysh_assets.io_managers.object_store import ObjectStore, safe_segment, sha256_of_file
+from ysh_assets.ops.quotas import GuardedResource, SourceUnavailable
 
 CATALOG_PREFIX = "catalogs/"
 CERTIFICATION_PREFIX = "certifications/"
@@ -61,9 +62,10 @@ def snapshot_keys(keys: list[str], distributor: str, day: date) -> list[str]:
     return sorted(dated[max(dated)]) if dated else sorted(current)
 
 
-class CatalogSource(dg.ConfigurableResource):
+class CatalogSource(GuardedResource):
     """Distributor files for a (day, distributor) partition of the catalog assets: the URLs configured for the
-    distributor (`YSH_CATALOG_URLS`, fetched when the day is materialized), else its object-store files."""
+    distributor (`YSH_CATALOG_URLS`, fetched when the day is materialized, each request counted against the
+    `catalog:<distributor>` quota and breaker), else its object-store files."""
 
     object_store: dg.ResourceDependency[ObjectStore]
     bundled: bool = False  # YSH_SOURCES=bundled: the real samples shipped with the package, for offline runs
@@ -73,7 +75,7 @@ class CatalogSource(dg.ConfigurableResource):
     @contextmanager
     def files(self, distributor: str, day: date) -> Iterator[list[CatalogFile]]:
         if not self.bundled and self.urls.get(distributor):
-            with self._fetched(self.urls[distributor]) as files:
+            with self._fetched(distributor, self.urls[distributor]) as files:
                 yield files
             return
         if self.bundled:
@@ -102,18 +104,21 @@ class CatalogSource(dg.ConfigurableResource):
             yield bundled + dropped
 
     @contextmanager
-    def _fetched(self, urls: list[str]) -> Iterator[list[CatalogFile]]:
-        """The files at `urls`, streamed to local copies; a file over MAX_FILE_BYTES or an HTTP error fails the
-        run naming the URL (a partial download is never read)."""
+    def _fetched(self, distributor: str, urls: list[str]) -> Iterator[list[CatalogFile]]:
+        """The files at `urls`, streamed to local copies; a file over MAX_FILE_BYTES, an HTTP error, a spent
+        quota or an open breaker fails the run naming the URL (a partial download is never read)."""
+        guard = self.guard(f"catalog:{distributor}")
         with (
             tempfile.TemporaryDirectory(prefix="ysh-catalog-") as folder,
-            httpx.Client(timeout=self.timeout_seconds, follow_redirects=True) as client,
+            httpx.Client(
+                timeout=self.timeout_seconds, follow_redirects=True, event_hooks=guard.httpx_hooks()
+            ) as client,
         ):
             files = []
             for index, url in enumerate(urls):
                 path = Path(folder) / f"{index}-{safe_segment(PurePosixPath(urlsplit(url).path).name or 'download')}"
                 try:
-                    with client.stream("GET", url) as response, path.open("wb") as out:
+                    with guard.call((httpx.HTTPError,)), client.stream("GET", url) as response, path.open("wb") as out:
                         response.raise_for_status()
                         size = 0
                         for chunk in response.iter_bytes(1 << 20):
@@ -123,6 +128,8 @@ class CatalogSource(dg.ConfigurableResource):
                                     f"{url}: more than {MAX_FILE_BYTES} bytes, more than a catalog file holds"
                                 )
                             out.write(chunk)
+                except SourceUnavailable as skipped:
+                    raise dg.Failure(f"{url}: not fetched: {skipped.reason}", allow_retries=False) from None
                 except httpx.HTTPError as error:
                     raise dg.Failure(f"{url}: could not be fetched ({error})", allow_retries=True) from None
                 files.append(CatalogFile(url, path, sha256_of_file(path)[0]))

@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-import dagster as dg
 import httpx
 import ollama
 from pydantic import Field
 
 from ysh_assets.datasheets.extract import EQUIPMENT_TYPES, SPEC_FIELDS
+from ysh_assets.ops.quotas import GuardedResource, SourceUnavailable
 from ysh_assets.settings import DEFAULTS
 
 IDENTITY_FIELDS = ("manufacturer", "model", "equipment_type")
@@ -77,10 +77,14 @@ Rules:
 - Values already found by rules are given; keep them unless the text clearly shows otherwise."""
 
 Status = Literal["ok", "unavailable", "error"]
+OLLAMA_SOURCE = "ollama"  # its quota and breaker (ysh_assets.ops.quotas)
+# What counts against the breaker: the server unreachable or failing; a reply we reject is not its outage.
+OLLAMA_FAILURES = (ConnectionError, httpx.HTTPError, ollama.ResponseError)
 
 
-class OllamaResource(dg.ConfigurableResource):
-    """Where the Ollama server is and which model to ask. Enrichment is optional: failures degrade, never raise."""
+class OllamaResource(GuardedResource):
+    """Where the Ollama server is and which model to ask. Enrichment is optional: failures degrade, never raise.
+    Its requests count against the `ollama` quota, and its breaker, once open, skips the server (rules-only)."""
 
     base_url: str = Field(default=DEFAULTS["YSH_OLLAMA_URL"], description="Ollama base URL (YSH_OLLAMA_URL).")
     model: str = Field(
@@ -91,7 +95,8 @@ class OllamaResource(dg.ConfigurableResource):
     num_ctx: int = Field(default=8192, description="Context window requested from Ollama (its default is small).")
 
     def client(self) -> ollama.Client:
-        return ollama.Client(host=self.base_url, timeout=self.timeout_seconds)
+        hooks = self.guard(OLLAMA_SOURCE).httpx_hooks()
+        return ollama.Client(host=self.base_url, timeout=self.timeout_seconds, event_hooks=hooks)
 
     def display_url(self) -> str:
         """The base URL without any user:password part, safe for logs and asset metadata."""
@@ -142,7 +147,7 @@ def enrich(resource: OllamaResource, text: str, rules: list[dict[str, Any]]) -> 
     base = [_normalize_record(r) for r in rules]
     url = resource.display_url()
     try:
-        with resource.client() as client:
+        with resource.guard(OLLAMA_SOURCE).call(OLLAMA_FAILURES), resource.client() as client:
             response = client.chat(
                 model=resource.model,
                 messages=build_messages(text, base, max_chars=resource.max_text_chars),
@@ -150,6 +155,8 @@ def enrich(resource: OllamaResource, text: str, rules: list[dict[str, Any]]) -> 
                 format=DOCUMENT_JSON_SCHEMA,
                 options={"temperature": 0, "num_ctx": resource.num_ctx},
             )
+    except SourceUnavailable as skipped:  # quota spent or breaker open: not called at all
+        return EnrichmentResult("unavailable", f"ollama at {url} not called: {skipped.reason}", base)
     except (ConnectionError, httpx.HTTPError) as error:
         return EnrichmentResult("unavailable", f"ollama unreachable at {url}: {_transport_reason(error)}", base)
     except ollama.ResponseError as error:

@@ -1,0 +1,1 @@
+"""Operations: alerts, the daily report, quotas and breakers, freshness."""
