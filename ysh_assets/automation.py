@@ -18,6 +18,18 @@ Beside it, `catalog_daily` (03:00) launches each distributor's catalog run of th
 
 `hourly_incremental` checks the catalog and conditional responses every hour and launches step 1 only for
 the resources that changed; steps 2 and 3 follow the same way.
+
+Downstream of those runs the chain is declarative (`CONDITIONS`, evaluated by `daily_chain_automation`): the
+search index after its sources, datasheets re-extracted when the extractor's version changes, the change log
+after the generation units and the daily report at 07:00 once nothing upstream is running.
+
+Steps 2 and 3 stay run-status sensors, not `AutomationCondition`s. The 27 UFs would not be the obstacle: the
+automation sensor emits one backfill for a tick's partitions (`emit_backfills`), which the backfill daemon runs
+as ONE run under `generation_units`' single-run policy. The reload rule is: a load follows a snapshot only when
+the file's content (its data version) differs from what the partition was loaded from. Each day's snapshot is a
+new partition behind a `LastPartitionMapping`, so `any_deps_updated` fires every day for an unchanged file, and
+`data_version_changed` compares one partition with its own past, never today's snapshot with yesterday's;
+a custom condition would need the sensor evaluated in the code server. `loads_behind` says it in a few lines.
 """
 
 import hashlib
@@ -41,9 +53,12 @@ from ysh_assets.aneel.assets import (
 )
 from ysh_assets.aneel.ckan import CkanError
 from ysh_assets.aneel.portal import AneelPortal, change_since
+from ysh_assets.audit.definitions import audit_gd_changes_job
 from ysh_assets.catalog.assets import EQUIPMENT_PARTITIONS
 from ysh_assets.catalog.definitions import catalog_certifications_job, catalog_daily_job
 from ysh_assets.catalog.distributors import DISTRIBUTORS
+from ysh_assets.ops.report import DAILY_REPORT
+from ysh_assets.search.definitions import search_index_job
 
 aneel_snapshot_job = dg.define_asset_job(
     "aneel_snapshot_job",
@@ -72,6 +87,36 @@ aneel_tariffs_current_job = dg.define_asset_job(
 def full_range_tags(partitions_def: dg.PartitionsDefinition) -> dict[str, str]:
     keys = partitions_def.get_partition_keys()
     return {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+
+# The loads that are backfilled by hand (a parser fix, a quarantine resolved): job and partitions.
+BACKFILLS = {
+    "generation_units": (aneel_generation_units_job, UF_PARTITIONS),
+    "tariffs": (aneel_tariffs_job, TARIFF_YEARS),
+}
+
+
+def backfill_sequence(
+    load: str, partition_keys: list[str] | None = None, *, isolated: bool = False
+) -> list[tuple[str, dict[str, str]]]:
+    """A backfill of `load` as (job name, run tags), the shape `run_daily_sequence` and `dagster job execute` take.
+
+    Batch (default): one run per contiguous range of the keys, the plan Dagster's own backfills make under the
+    single-run policy, so the file is read once. Isolated: one run per partition, so a partition that fails
+    fails alone and is retried alone; Dagster applies an asset's backfill policy to every backfill of it, so
+    isolated runs are launched as single-partition runs."""
+    job, partitions_def = BACKFILLS[load]
+    every = partitions_def.get_partition_keys()
+    keys = every if partition_keys is None else partition_keys
+    if unknown := sorted(set(keys) - set(every)):
+        raise ValueError(f"{load} has no partitions {unknown}; its partitions are {every[0]} ... {every[-1]}")
+    if isolated:
+        return [(job.name, {"dagster/partition": key}) for key in keys]
+    ranges = partitions_def.subset_with_partition_keys(keys).get_partition_key_ranges(partitions_def)
+    return [
+        (job.name, {"dagster/asset_partition_range_start": r.start, "dagster/asset_partition_range_end": r.end})
+        for r in ranges
+    ]
 
 
 @dg.schedule(
@@ -198,9 +243,59 @@ def aneel_current_after_tariffs(context: dg.RunStatusSensorContext) -> dg.RunReq
     return dg.RunRequest(run_key=f"current-{run_id}", tags={"ysh/after_run": run_id})
 
 
+# Once any source was updated since the last request, none is being written any more and none failed a
+# blocking check (a UF whose load failed `quarantine_share` gets no change log from it).
+AFTER_SOURCES = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("after its sources")
+# Every stored PDF again when the extractor's version (the asset's code version) moves, and never otherwise:
+# new PDFs come through `new_pdf_sensor`, which adds their partitions.
+REEXTRACT_ON_NEW_VERSION = (
+    dg.AutomationCondition.code_version_changed().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("extractor version changed")
+# The daily report (today's partition): at 07:00, an hour after the snapshot's deadline, once nothing upstream
+# is still running.
+AFTER_DAILY_CHAIN = (
+    dg.AutomationCondition.in_latest_time_window()
+    & dg.AutomationCondition.cron_tick_passed("0 7 * * *", TIMEZONE).since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after the daily chain (07:00)")
+
+CONDITIONS: dict[dg.AssetKey, dg.AutomationCondition] = {
+    dg.AssetKey(["search", "vector_index"]): AFTER_SOURCES,
+    dg.AssetKey(["datasheets", "enriched_pdfs"]): REEXTRACT_ON_NEW_VERSION,
+    dg.AssetKey(["audit", "gd_changes"]): AFTER_SOURCES,
+    dg.AssetKey(["ops", "daily_report"]): AFTER_DAILY_CHAIN,
+}
+
+
+def with_automation(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """The spec with its condition from `CONDITIONS`; a condition given on the asset's own decorator is kept."""
+    condition = spec.automation_condition or CONDITIONS.get(spec.key)
+    return spec.replace_attributes(automation_condition=condition) if condition else spec
+
+
+daily_chain_automation = dg.AutomationConditionSensorDefinition(
+    "daily_chain_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    emit_backfills=True,
+    description="Evaluates `CONDITIONS`: the index, re-extraction, the change log and the daily report.",
+)
+
+
+# What the daemon's sensors and conditions launch, in order, for `ysh daily` and CI (the change log is what
+# `daily_chain_automation` starts after the units load).
 DAILY_SEQUENCE = (
     (aneel_snapshot_job, None),
     (aneel_generation_units_job, UF_PARTITIONS),
+    (audit_gd_changes_job, UF_PARTITIONS),
     (aneel_tariffs_job, TARIFF_YEARS),
     (aneel_tariffs_current_job, None),
 )
@@ -231,11 +326,33 @@ def catalog_sequence_tags(day: date) -> list[tuple[str, dict[str, str]]]:
     return certifications + distributors
 
 
+# The datasheet step of the chain is a sensor's evaluation, not a job run: `new_pdf_sensor` adds one partition
+# per new PDF under incoming/ and asks for its `pdf_processing` run (`run_new_pdfs`; `ysh pdfs` on the command line).
+NEW_PDFS = "new_pdf_sensor"
+
+daily_report_job = dg.define_asset_job(
+    "daily_report_job",
+    selection=dg.AssetSelection.assets(DAILY_REPORT),
+    description="The day's operations report (partition = the day), sent through the alert channels.",
+)
+# Beside `defs`: the report's job resolves only where the report asset is defined (the whole code location).
+report_defs = dg.Definitions(jobs=[daily_report_job])
+
+
+def after_sources_sequence_tags(day: date) -> list[tuple[str, dict[str, str]]]:
+    """After the sources: the new datasheets, the index over the catalog and the datasheets, the day's report."""
+    return [
+        (NEW_PDFS, {}),
+        (search_index_job.name, {}),
+        (daily_report_job.name, {"dagster/partition": day.isoformat()}),
+    ]
+
+
 def daily_sequence_tags(day: date | None = None) -> list[tuple[str, dict[str, str]]]:
     """The whole daily chain as (job name, run tags), in order: what CI and `ysh daily` execute one after another
-    (the ANEEL chain, then the catalog beside it: the two share no assets)."""
+    (the ANEEL chain, the catalog beside it: the two share no assets; then what follows both)."""
     day = day or today_in_brazil()
-    return aneel_sequence_tags(day) + catalog_sequence_tags(day)
+    return aneel_sequence_tags(day) + catalog_sequence_tags(day) + after_sources_sequence_tags(day)
 
 
 def run_daily_sequence(
@@ -246,11 +363,16 @@ def run_daily_sequence(
     """Executes the daily chain (or `sequence`) synchronously in this process, stopping at the first failed run."""
     results = []
     for job_name, tags in sequence if sequence is not None else daily_sequence_tags():
-        result = definitions.resolve_job_def(job_name).execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False
-        )
-        results.append(result)
-        if not result.success:
+        if job_name == NEW_PDFS:
+            step = run_new_pdfs(definitions, instance)
+        else:
+            step = [
+                definitions.resolve_job_def(job_name).execute_in_process(
+                    instance=instance, tags=tags, raise_on_error=False
+                )
+            ]
+        results += step
+        if not all(result.success for result in step):
             break
     return results
 
@@ -277,5 +399,5 @@ def run_new_pdfs(definitions: dg.Definitions, instance: dg.DagsterInstance) -> l
 defs = dg.Definitions(
     jobs=[aneel_snapshot_job, aneel_generation_units_job, aneel_tariffs_job, aneel_tariffs_current_job],
     schedules=[daily_full_ingestion, hourly_incremental],
-    sensors=[aneel_load_after_snapshot, aneel_current_after_tariffs],
+    sensors=[aneel_load_after_snapshot, aneel_current_after_tariffs, daily_chain_automation],
 )

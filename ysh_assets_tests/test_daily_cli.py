@@ -14,14 +14,20 @@ import pytest
 import redis
 
 from ysh_assets.aneel.assets import tariffs_in_force, today_in_brazil
-from ysh_assets.automation import daily_sequence_tags
+from ysh_assets.automation import NEW_PDFS, daily_sequence_tags
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
+YSH = str(Path(sys.executable).with_name("ysh"))
 
 
 def execute_daily_sequence(env: dict[str, str]) -> None:
     for job, tags in daily_sequence_tags():
+        if job == NEW_PDFS:
+            done = subprocess.run([YSH, "pdfs"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, f"ysh pdfs failed:\n{done.stderr[-3000:]}"
+            assert "new PDFs processed" in done.stdout
+            continue
         command = [DAGSTER, "job", "execute", "-m", "ysh_assets.definitions", "-j", job, "--tags", json.dumps(tags)]
         done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{job} failed:\n{done.stderr[-3000:]}"
@@ -64,6 +70,7 @@ def test_daily_sequence_with_dagster_job_execute_on_the_services_profile(
             "YSH_S3_ENDPOINT_URL": s3_endpoint,
             "YSH_S3_BUCKET": bucket,
             "YSH_REDIS_URL": redis_url,
+            "YSH_QDRANT_URL": "local",  # no Qdrant server here: the index in qdrant-client's local mode
         }
     )
     with psycopg.connect(empty_pg_dsn) as conn:
@@ -76,9 +83,6 @@ def test_daily_sequence_with_dagster_job_execute_on_the_services_profile(
         in_table = conn.execute("SELECT count(*) FROM aneel.tariffs_current").fetchone()[0]
     cached = json.loads(redis.Redis.from_url(redis_url).get("ysh:aneel/tariffs_current"))
     assert len(cached["rows"]) == in_table
-
-
-YSH = str(Path(sys.executable).with_name("ysh"))
 
 
 def test_ysh_daily_on_the_services_profile_reads_its_dsn_from_the_environment(

@@ -14,6 +14,7 @@ import dagster as dg
 import polars as pl
 
 from ysh_assets.datasheets.enrich import OllamaResource
+from ysh_assets.datasheets.extract import EXTRACTOR_VERSION
 from ysh_assets.datasheets.inspect import Inspection, inspect_pdf, safe_filename
 from ysh_assets.datasheets.pipeline import PdfLimits, process_pdf
 from ysh_assets.datasheets.sensors import OBJECT_KEY_TAG, PDF_PARTITIONS
@@ -99,6 +100,7 @@ def pdf_documents(
 @dg.asset(
     key=ENRICHED_PDFS,
     partitions_def=PDF_PARTITIONS,
+    code_version=EXTRACTOR_VERSION,
     ins={"document": dg.AssetIn(key=PDF_DOCUMENTS)},
     group_name="datasheets",
     kinds={"pdf", "ollama"},

@@ -26,6 +26,9 @@ from ysh_assets.datasheets.values import NUM, SPEC_FIELDS, parse_number
 __all__ = ["EQUIPMENT_TYPES", "SPEC_FIELDS", "Extraction", "FieldValue", "SpecRecord", "extract_pdf", "parse_number"]
 
 EQUIPMENT_TYPES = ("module", "inverter_string", "inverter_micro", "inverter_hybrid", "battery")
+# Bump when a change to the rules alters what a datasheet yields: it is `datasheets/enriched_pdfs`' code version,
+# and a new one re-extracts every stored PDF (automation.REEXTRACT_ON_NEW_VERSION).
+EXTRACTOR_VERSION = "1"
 
 
 @dataclass
