@@ -31,11 +31,13 @@ def test_compose_has_every_service_with_healthchecks_and_named_volumes():
         if name != "daemon":  # the daemon has no port to probe; Dagster reports its heartbeat in the UI
             assert "healthcheck" in service, name
     declared = set(COMPOSE["volumes"])
-    for service in services.values():
+    for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
             if source.startswith("./"):  # a file of this repository, mounted read-only (the instance config)
                 assert (ROOT / source).is_file() and volume.endswith(":ro"), volume
+            elif source == "/var/run/docker.sock":  # the Docker engine, for the run launcher only
+                assert name in ("webserver", "daemon"), name
             else:
                 assert source in declared, f"{source} is not a named volume"
     mounted = [v for v in services["daemon"]["volumes"] if v.startswith("./deploy/dagster.yaml:")]
@@ -94,6 +96,7 @@ def test_dagster_yaml_storage_works_against_postgresql(pg_dsn, tmp_path, monkeyp
     monkeypatch.setenv("DAGSTER_PG_URL", url)
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.run_launcher).__name__ == "DockerRunLauncher"  # built with no Docker engine here
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
