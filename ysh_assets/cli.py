@@ -55,9 +55,6 @@ SUMMARY_QUERIES = (  # (table, query) printed by `ysh daily`
 )  # fmt: skip
 
 
-SEARCH_JOB = "search_index_job"
-
-
 def _seed_bundled_pdfs(store) -> None:
     """Offline runs: the bundled datasheets are dropped under incoming/ (as an operator would), once, and left to
     settle, so the same sensor and assets read them."""
@@ -77,19 +74,69 @@ def _seed_bundled_pdfs(store) -> None:
         time.sleep(SETTLE_SECONDS + 0.5)
 
 
+def _pdfs(args: argparse.Namespace) -> int:
+    """The datasheet step of the daily chain, for CI between the catalog and the index: `new_pdf_sensor` once,
+    then one `pdf_processing` run per new PDF, in this process and on the dagster CLI's instance."""
+    from dagster._cli.utils import get_possibly_temporary_instance_for_cli
+
+    from ysh_assets.automation import run_new_pdfs
+    from ysh_assets.definitions import defs
+
+    with get_possibly_temporary_instance_for_cli("ysh pdfs") as instance:
+        results = run_new_pdfs(defs, instance)
+    for result in results:
+        print(f"{result.run_id}: {'ok' if result.success else 'FAILED'}")
+    print(f"{len(results)} new PDFs processed")
+    return 0 if all(r.success for r in results) else 1
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    """A load's backfill in this process on the dagster CLI's instance, batch (one run per contiguous range) or
+    isolated (one run per partition, each run whatever the others did), or printed as `dagster job execute`."""
+    import json
+    import shlex
+
+    from ysh_assets.automation import backfill_sequence
+
+    try:
+        sequence = backfill_sequence(
+            args.load, args.partitions.split(",") if args.partitions else None, isolated=args.isolated
+        )
+    except ValueError as error:
+        print(f"ysh backfill: {error}", file=sys.stderr)
+        return 2
+    if args.commands:
+        for job, tags in sequence:
+            print(f"dagster job execute -m ysh_assets.definitions -j {job} --tags {shlex.quote(json.dumps(tags))}")
+        return 0
+    from dagster._cli.utils import get_possibly_temporary_instance_for_cli
+
+    from ysh_assets.automation import run_daily_sequence
+    from ysh_assets.definitions import defs
+
+    failed = False
+    with get_possibly_temporary_instance_for_cli("ysh backfill") as instance:
+        for job, tags in sequence:
+            (result,) = run_daily_sequence(defs, instance, [(job, tags)])
+            print(f"{job} {json.dumps(tags)}: {'ok' if result.success else 'FAILED'} (run {result.run_id})")
+            failed |= not result.success
+    return 1 if failed else 0
+
+
 def _daily(args: argparse.Namespace) -> int:
     """Runs the daily chain in this process and prints what it loaded and what the checks said."""
     if args.commands:
         import json
         import shlex
 
-        from ysh_assets.automation import daily_sequence_tags
+        from ysh_assets.automation import NEW_PDFS, daily_sequence_tags
 
         for job, tags in daily_sequence_tags():
+            if job == NEW_PDFS:
+                print(f"ysh pdfs  # {NEW_PDFS} once: one pdf_processing run per new PDF under incoming/")
+                continue
             tag_option = f" --tags {shlex.quote(json.dumps(tags))}" if tags else ""
             print(f"dagster job execute -m ysh_assets.definitions -j {job}{tag_option}")
-        print("# datasheets: new_pdf_sensor starts one pdf_processing run per new PDF under incoming/")
-        print(f"dagster job execute -m ysh_assets.definitions -j {SEARCH_JOB}")
         return 0
     import dagster as dg
     import duckdb
@@ -97,19 +144,20 @@ def _daily(args: argparse.Namespace) -> int:
     import psycopg
     from dagster._cli.utils import get_possibly_temporary_instance_for_cli
 
-    from ysh_assets.automation import run_daily_sequence, run_new_pdfs
+    from ysh_assets.automation import NEW_PDFS, daily_sequence_tags, run_daily_sequence
     from ysh_assets.definitions import defs, settings
 
     print(f"profile={settings.profile} sources={settings.sources} data={settings.data_dir}")
     # The instance the dagster CLI would use here: $DAGSTER_HOME, else ./dagster.yaml (the embedded default,
     # SQLite under .dagster_home), so the UI shows these runs beside the data they wrote.
     with get_possibly_temporary_instance_for_cli("ysh daily") as instance:
-        results = run_daily_sequence(defs, instance)
+        sequence = daily_sequence_tags()
+        datasheets = sequence.index((NEW_PDFS, {}))  # the sources first: with them down, nothing is seeded
+        results = run_daily_sequence(defs, instance, sequence[:datasheets])
         if all(r.success for r in results):
             if settings.sources == "bundled":
                 _seed_bundled_pdfs(defs.resources["object_store"])
-            results += run_new_pdfs(defs, instance)  # the datasheet sensor's runs
-            results += run_daily_sequence(defs, instance, [(SEARCH_JOB, {})])  # the index, after its sources
+            results += run_daily_sequence(defs, instance, sequence[datasheets:])
     failed = False
     for result in results:
         checks = [
@@ -261,7 +309,16 @@ def _bench_gd_load(args: argparse.Namespace) -> int:
     from ysh_assets.bench import gd_load
 
     dsn = args.dsn or Settings.from_env().pg_dsn
-    gd_load.run(args.rows, dsn, mode=args.mode, repeat=args.repeat, keep=args.keep)
+    if args.changes and args.mode != "operator":
+        raise SystemExit("--changes measures whole dagster processes: use it with --mode operator")
+    gd_load.run(args.rows, dsn, mode=args.mode, repeat=args.repeat, keep=args.keep, changes=args.changes)
+    return 0
+
+
+def _quota(args: argparse.Namespace) -> int:
+    from ysh_assets.ops.quotas import quota_report
+
+    print(quota_report(Settings.from_env(), as_json=args.json))
     return 0
 
 
@@ -273,11 +330,27 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_cmd.add_argument("--dsn", help="PostgreSQL URL (default: the profile's warehouse)")
     migrate_cmd.set_defaults(handler=_migrate)
 
+    quota_cmd = commands.add_parser("quota", help="today's requests per source against its quota, and breaker states")
+    quota_cmd.add_argument("--json", action="store_true", help="one JSON document instead of a table")
+    quota_cmd.set_defaults(handler=_quota)
+
     daily_cmd = commands.add_parser("daily", help="run the daily ingestion chain now, in this process")
     daily_cmd.add_argument(
         "--commands", action="store_true", help="print the same chain as `dagster job execute` commands, and stop"
     )
     daily_cmd.set_defaults(handler=_daily)
+
+    pdfs_cmd = commands.add_parser("pdfs", help="process the new PDFs under incoming/ now (the chain's datasheet step)")
+    pdfs_cmd.set_defaults(handler=_pdfs)
+
+    backfill_cmd = commands.add_parser("backfill", help="re-run a load over its partitions: batch or isolated runs")
+    backfill_cmd.add_argument("load", choices=["generation_units", "tariffs"])
+    backfill_cmd.add_argument("--partitions", help="comma-separated partition keys (default: all)")
+    backfill_cmd.add_argument("--isolated", action="store_true", help="one run per partition instead of one per range")
+    backfill_cmd.add_argument(
+        "--commands", action="store_true", help="print the `dagster job execute` commands, and stop"
+    )
+    backfill_cmd.set_defaults(handler=_backfill)
 
     extract_cmd = commands.add_parser("extract-pdf", help="print the datasheet rows the asset would store, as JSON")
     extract_cmd.add_argument("files", nargs="+", metavar="FILE")
@@ -313,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("operator", "asset"),
         default="operator",
         help="operator: whole `dagster asset materialize` processes vs psql \\copy; asset: the asset bodies in-process",
+    )
+    gd_cmd.add_argument(
+        "--changes",
+        action="store_true",
+        help="also publish the next snapshot (1%% changed, 0.5%% removed, 0.5%% new) and time audit/gd_changes",
     )
     gd_cmd.set_defaults(handler=_bench_gd_load)
     catalog_bench = bench.add_parser(

@@ -11,7 +11,6 @@ shows the variable name, never the secret.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dagster as dg
@@ -24,8 +23,10 @@ from ysh_assets.io_managers.frames import STORAGE
 from ysh_assets.io_managers.object_store import ObjectStore, ObjectStoreIOManager
 from ysh_assets.io_managers.postgres import PostgresPolarsIOManager
 from ysh_assets.io_managers.redis_cache import RedisCacheIOManager
+from ysh_assets.ops.alerts import alert_channels_for
+from ysh_assets.ops.quotas import guard_options
 from ysh_assets.search.index import SearchIndex
-from ysh_assets.settings import DEFAULTS, Settings
+from ysh_assets.settings import Settings, secret_setting
 from ysh_assets.warehouse.sql import Warehouse
 
 # The Dagster kind of each storage role, per profile.
@@ -40,35 +41,35 @@ def with_storage_kind(spec: dg.AssetSpec, profile: str) -> dg.AssetSpec:
     return spec.merge_attributes(kinds={STORAGE_KINDS[profile][role]}) if role else spec
 
 
-def _secret_setting(name: str) -> str | dg.EnvVar:
-    return dg.EnvVar(name) if os.environ.get(name) else DEFAULTS[name]
-
-
 def build_resources(settings: Settings) -> dict[str, Any]:
     if settings.profile == "services":
-        warehouse: Any = PostgresPolarsIOManager(dsn=_secret_setting("YSH_PG_DSN"))
+        warehouse: Any = PostgresPolarsIOManager(dsn=secret_setting("YSH_PG_DSN"))
         store = ObjectStore(root=settings.object_store_root, endpoint_url=settings.s3_endpoint_url)
-        hot: Any = RedisCacheIOManager(url=_secret_setting("YSH_REDIS_URL"), warehouse=warehouse)
-        sql = Warehouse(dsn=_secret_setting("YSH_PG_DSN"))
+        hot: Any = RedisCacheIOManager(url=secret_setting("YSH_REDIS_URL"), warehouse=warehouse)
+        sql = Warehouse(dsn=secret_setting("YSH_PG_DSN"))
     else:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         warehouse = DuckDBPolarsWarehouseIOManager(database=str(settings.duckdb_path))
         store = ObjectStore(root=settings.object_store_root)
         hot = warehouse
         sql = Warehouse(duckdb_path=str(settings.duckdb_path))
+    guards = guard_options(settings)
     return {
         "io_manager": warehouse,
         "warehouse_io_manager": warehouse,
         "hot_cache_io_manager": hot,
         "object_store": store,
-        "object_store_io_manager": ObjectStoreIOManager(store=store),
+        "object_store_io_manager": ObjectStoreIOManager(store=store, ingestion_log=sql),
         "warehouse": sql,
-        "aneel_portal": AneelPortal(base_url=settings.ckan_url, sources=settings.sources),
-        "catalog_source": CatalogSource(
-            object_store=store, bundled=settings.sources == "bundled", urls=settings.catalog_urls
+        "aneel_portal": AneelPortal(
+            base_url=settings.ckan_url, sources=settings.sources, mirrors=list(settings.ckan_mirrors), **guards
         ),
-        "ollama": OllamaResource(base_url=_secret_setting("YSH_OLLAMA_URL"), model=settings.ollama_model),
+        "catalog_source": CatalogSource(
+            object_store=store, bundled=settings.sources == "bundled", urls=settings.catalog_urls, **guards
+        ),
+        "ollama": OllamaResource(base_url=secret_setting("YSH_OLLAMA_URL"), model=settings.ollama_model, **guards),
         "search_index": search_index_for(settings),
+        "alert_channels": alert_channels_for(settings),
     }
 
 
