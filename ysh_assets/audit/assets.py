@@ -62,16 +62,19 @@ def gd_changes(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         if current is None or previous is None:
             raise dg.Failure(f"{GD_TABLE} {uf}: the index of a kept version is missing; reload the UF")
         mark = timed("read_indexes", mark)
-        added, gone = candidates(current, previous)
+        found = candidates(current, previous)
         mark = timed("find_candidates", mark)
-        now, before = (
-            warehouse.rows_by_id(GD_TABLE, ("sig_uf", uf), UNIT_ID, ids.to_list(), UNIT_TEXT_SCHEMA, previous=kept)
-            for ids, kept in ((added, False), (gone, True))
-        )
+
+        def rows(ids: pl.Series, schema: pl.Schema, kept: bool) -> pl.DataFrame:
+            return warehouse.rows_by_id(GD_TABLE, ("sig_uf", uf), UNIT_ID, ids.to_list(), schema, previous=kept)
+
+        new = rows(found.new, pl.Schema({UNIT_ID: pl.String}), False)[UNIT_ID]  # published, by id alone
+        now = rows(found.changed, UNIT_TEXT_SCHEMA, False)
+        before = rows(pl.concat([found.changed, found.gone]), UNIT_TEXT_SCHEMA, True)
         mark = timed("read_candidates", mark)
-        changes, columns = unit_changes(uf, now, before)
+        changes, columns = unit_changes(uf, new, now, before)
         timed("compare_columns", mark)
-        return changes, columns, current.height, pl.concat([added, gone]).n_unique()
+        return changes, columns, current.height, found.count
 
     # UFs side by side where the warehouse takes concurrent sessions: each mostly waits on its lookups.
     with ThreadPoolExecutor(2 if warehouse.engine.concurrent_sessions else 1) as pool:

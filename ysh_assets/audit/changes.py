@@ -7,6 +7,8 @@ classified by what the two versions hold, never by its digest, so a digest that 
 new hashing version) or an id the staging resolved as a duplicate never makes a wrong change row.
 """
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from ysh_assets.aneel.parsing import GD_ROW_DIGEST, GD_UNIT_COLUMNS
@@ -27,14 +29,29 @@ _OLD = "__old"
 _CHANGED = "__changed"
 
 
-def candidates(current: pl.DataFrame, previous: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """Ids of the units whose digest (of id and values) the other version lacks, on each side: the current
-    version's (new and changed units) and the previous version's (removed and changed units), from frames of
-    `cod_empreendimento` and `row_digest`. Each side's rows are read only for its own ids."""
-    digest = pl.col(GD_ROW_DIGEST)
-    added = current.filter(~digest.is_in(previous[GD_ROW_DIGEST].implode()))[UNIT_ID].unique()
-    gone = previous.filter(~digest.is_in(current[GD_ROW_DIGEST].implode()))[UNIT_ID].unique()
-    return added, gone
+@dataclass(frozen=True)
+class Candidates:
+    """Ids to look at, from the two versions' indexes (frames of `cod_empreendimento` and `row_digest`)."""
+
+    new: pl.Series  # digest and id only in the current version: new units, confirmed by id alone
+    changed: pl.Series  # a digest missing on either side, id in both: read in full from both versions
+    gone: pl.Series  # digest and id only in the previous version: removed units, read from it
+
+    @property
+    def count(self) -> int:
+        return self.new.len() + self.changed.len() + self.gone.len()
+
+
+def candidates(current: pl.DataFrame, previous: pl.DataFrame) -> Candidates:
+    """The units whose digest (of id and values) the other version lacks, split by where their id is (anti
+    joins: polars' hash joins, several times faster here than membership tests on 1M ids)."""
+    added = current.join(previous, on=GD_ROW_DIGEST, how="anti").select(UNIT_ID).unique()
+    lost = previous.join(current, on=GD_ROW_DIGEST, how="anti").select(UNIT_ID).unique()
+    new = added.join(previous, on=UNIT_ID, how="anti")
+    gone = lost.join(current, on=UNIT_ID, how="anti")
+    either = pl.concat([added, lost]).unique()
+    changed = either.join(pl.concat([new, gone]), on=UNIT_ID, how="anti")
+    return Candidates(new=new[UNIT_ID], changed=changed[UNIT_ID], gone=gone[UNIT_ID])
 
 
 def _fragment(column: str, source: str) -> pl.Expr:
@@ -52,11 +69,13 @@ def _json_object(fragments: list[pl.Expr]) -> pl.Expr:
     return pl.concat_str([pl.lit("{"), pl.concat_str(fragments, separator=",", ignore_nulls=True), pl.lit("}")])
 
 
-def unit_changes(uf: str, now: pl.DataFrame, before: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
-    """CHANGE_SCHEMA rows of one UF from its candidates' rows in each version (UNIT_TEXT_SCHEMA; a unit in
-    both is one whose digest moved): a new unit
-    with all its values, a removed one with its last values, a changed one with the columns that changed,
-    old -> new; candidates that changed nothing are dropped. Also how many updates touched each column."""
+def unit_changes(
+    uf: str, new: pl.Series, now: pl.DataFrame, before: pl.DataFrame
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """CHANGE_SCHEMA rows of one UF: the `new` units (published ids; their values are the current table's
+    row), and from the candidates' rows in each version (UNIT_TEXT_SCHEMA) a removed unit with its last values
+    and a changed one with the columns that changed, old -> new; candidates that changed nothing are dropped.
+    Also how many updates touched each column."""
     rows = now.with_columns(_now=True).join(
         before.with_columns(_before=True), on=UNIT_ID, how="full", coalesce=True, suffix=_OLD
     )
@@ -68,16 +87,23 @@ def unit_changes(uf: str, now: pl.DataFrame, before: pl.DataFrame) -> tuple[pl.D
         pl.col(c).ne_missing(pl.col(c + _OLD)).alias(c + _CHANGED) for c in GD_UNIT_COLUMNS
     ).filter(pl.any_horizontal(c + _CHANGED for c in GD_UNIT_COLUMNS))  # a moved digest alone is no change
     changed = {c: pl.col(c + _CHANGED) for c in GD_UNIT_COLUMNS}
-    whole = rows.filter(pl.col("change_type") != "update")  # a new unit's values, a removed one's last values
     kinds = pl.col("change_type")
+    removed = rows.filter(kinds == "delete")  # a removed unit's last values
     changes = pl.concat(
         [
-            whole.select(
+            pl.DataFrame({"entity_id": pl.concat([new, rows.filter(kinds == "insert")[UNIT_ID]])}).select(
+                partition_key=pl.lit(uf),
+                entity_id="entity_id",
+                change_type=pl.lit("insert"),
+                old_values=pl.lit(None, pl.String),
+                new_values=pl.lit(None, pl.String),
+            ),
+            removed.select(
                 partition_key=pl.lit(uf),
                 entity_id=UNIT_ID,
                 change_type=kinds,
-                old_values=pl.when(kinds == "delete").then(_whole_row(_OLD)),
-                new_values=pl.when(kinds == "insert").then(_whole_row("")),
+                old_values=_whole_row(_OLD),
+                new_values=pl.lit(None, pl.String),
             ),
             updates.select(
                 partition_key=pl.lit(uf),
