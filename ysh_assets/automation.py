@@ -290,12 +290,9 @@ daily_chain_automation = dg.AutomationConditionSensorDefinition(
 )
 
 
-# What the daemon's sensors and conditions launch, in order, for `ysh daily` and CI (the change log is what
-# `daily_chain_automation` starts after the units load).
 DAILY_SEQUENCE = (
     (aneel_snapshot_job, None),
     (aneel_generation_units_job, UF_PARTITIONS),
-    (audit_gd_changes_job, UF_PARTITIONS),
     (aneel_tariffs_job, TARIFF_YEARS),
     (aneel_tariffs_current_job, None),
 )
@@ -340,8 +337,10 @@ report_defs = dg.Definitions(jobs=[daily_report_job])
 
 
 def after_sources_sequence_tags(day: date) -> list[tuple[str, dict[str, str]]]:
-    """After the sources: the new datasheets, the index over the catalog and the datasheets, the day's report."""
+    """After the sources: the GD change log (what `daily_chain_automation` starts after a units load), the new
+    datasheets, the index over the catalog and the datasheets, the day's report."""
     return [
+        (audit_gd_changes_job.name, full_range_tags(UF_PARTITIONS)),
         (NEW_PDFS, {}),
         (search_index_job.name, {}),
         (daily_report_job.name, {"dagster/partition": day.isoformat()}),

@@ -68,11 +68,11 @@ def gd_changes(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Ma
         def rows(ids: pl.Series, schema: pl.Schema, kept: bool) -> pl.DataFrame:
             return warehouse.rows_by_id(GD_TABLE, ("sig_uf", uf), UNIT_ID, ids.to_list(), schema, previous=kept)
 
-        new = rows(found.new, pl.Schema({UNIT_ID: pl.String}), False)[UNIT_ID]  # published, by id alone
-        now = rows(found.changed, UNIT_TEXT_SCHEMA, False)
+        # One lookup per version: the new and changed units' current rows, the changed and removed ones' last.
+        now = rows(pl.concat([found.new, found.changed]), UNIT_TEXT_SCHEMA, False)
         before = rows(pl.concat([found.changed, found.gone]), UNIT_TEXT_SCHEMA, True)
         mark = timed("read_candidates", mark)
-        changes, columns = unit_changes(uf, new, now, before)
+        changes, columns = unit_changes(uf, now, before)
         timed("compare_columns", mark)
         return changes, columns, current.height, found.count
 

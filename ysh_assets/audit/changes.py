@@ -33,7 +33,7 @@ _CHANGED = "__changed"
 class Candidates:
     """Ids to look at, from the two versions' indexes (frames of `cod_empreendimento` and `row_digest`)."""
 
-    new: pl.Series  # digest and id only in the current version: new units, confirmed by id alone
+    new: pl.Series  # digest and id only in the current version: new units, read from it
     changed: pl.Series  # a digest missing on either side, id in both: read in full from both versions
     gone: pl.Series  # digest and id only in the previous version: removed units, read from it
 
@@ -69,13 +69,11 @@ def _json_object(fragments: list[pl.Expr]) -> pl.Expr:
     return pl.concat_str([pl.lit("{"), pl.concat_str(fragments, separator=",", ignore_nulls=True), pl.lit("}")])
 
 
-def unit_changes(
-    uf: str, new: pl.Series, now: pl.DataFrame, before: pl.DataFrame
-) -> tuple[pl.DataFrame, dict[str, int]]:
-    """CHANGE_SCHEMA rows of one UF: the `new` units (published ids; their values are the current table's
-    row), and from the candidates' rows in each version (UNIT_TEXT_SCHEMA) a removed unit with its last values
-    and a changed one with the columns that changed, old -> new; candidates that changed nothing are dropped.
-    Also how many updates touched each column."""
+def unit_changes(uf: str, now: pl.DataFrame, before: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """CHANGE_SCHEMA rows of one UF from the candidates' rows in each version (UNIT_TEXT_SCHEMA): a new unit
+    by its id (its values are its row in the table), a removed unit with its last values, and a changed one
+    with the columns that changed, old -> new; candidates that changed nothing are dropped. Also how many
+    updates touched each column."""
     rows = now.with_columns(_now=True).join(
         before.with_columns(_before=True), on=UNIT_ID, how="full", coalesce=True, suffix=_OLD
     )
@@ -91,9 +89,9 @@ def unit_changes(
     removed = rows.filter(kinds == "delete")  # a removed unit's last values
     changes = pl.concat(
         [
-            pl.DataFrame({"entity_id": pl.concat([new, rows.filter(kinds == "insert")[UNIT_ID]])}).select(
+            rows.filter(kinds == "insert").select(
                 partition_key=pl.lit(uf),
-                entity_id="entity_id",
+                entity_id=UNIT_ID,
                 change_type=pl.lit("insert"),
                 old_values=pl.lit(None, pl.String),
                 new_values=pl.lit(None, pl.String),

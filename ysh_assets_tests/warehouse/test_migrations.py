@@ -122,7 +122,7 @@ COLUMNS = (
 )
 # information_schema spells the same types differently in the two engines.
 SAME_TYPE = {"character varying": "text", "varchar": "text", "timestamp with time zone": "timestamptz",
-             "double precision": "double", "jsonb": "json", "numeric": "decimal"}  # fmt: skip
+             "double precision": "double", "jsonb": "json", "numeric": "decimal", "bytea": "blob"}  # fmt: skip
 
 
 def _normalised(rows) -> dict[tuple[str, str], tuple[str, str]]:
