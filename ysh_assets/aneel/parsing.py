@@ -32,6 +32,8 @@ from typing import BinaryIO
 import numpy as np
 import polars as pl
 
+from ysh_assets.warehouse.versions import ROW_DIGEST
+
 UFS: tuple[str, ...] = (
     "AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA",
     "PB", "PE", "PI", "PR", "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO",
@@ -136,7 +138,7 @@ GD_UNIT_KEY = ("sig_uf", "cod_empreendimento")
 GD_PUBLICATION_COLUMNS = ("dat_geracao_conjunto_dados", "anm_periodo_referencia")
 # A unit's own columns: what a change between two snapshots is made of.
 GD_UNIT_COLUMNS: list[str] = [c for c in GD_COLUMNS if c not in GD_UNIT_KEY + GD_PUBLICATION_COLUMNS]
-GD_ROW_DIGEST = "row_digest"
+GD_ROW_DIGEST = ROW_DIGEST  # the column the warehouse indexes per kept version
 TARIFF_COLUMNS: list[str] = [c.name for c in _TARIFFS]
 
 _GD_2026_31 = [

@@ -108,9 +108,11 @@ class DigestCollector:
     def observe(self, frame: pl.DataFrame) -> None:
         self._frames.append(frame.select(*self.key, ROW_DIGEST))
 
-    def empty(self) -> pl.DataFrame | None:
-        """The index of a partition the stream had no row of (None before any row was seen)."""
-        return self._frames[0].clear().drop(self.partition_column) if self._frames else None
+    def empty_index(self) -> pl.DataFrame:
+        """The index of a partition the stream had no row of: the key's text columns and the digest."""
+        return pl.DataFrame(schema=dict.fromkeys(self.key, pl.String) | {ROW_DIGEST: pl.Int64}).drop(
+            self.partition_column
+        )
 
     def by_partition(self) -> dict[str, pl.DataFrame]:
         if not self._frames:
@@ -135,12 +137,7 @@ def store_digests(
             "AND (source_sha256 = %s OR source_sha256 NOT IN (SELECT unnest(%s::text[])))",
             (table, key, version.source_sha256, kept),
         )
-        rows = found.get(
-            key,
-            pl.DataFrame(
-                schema={c: pl.String for c in collector.key if c != collector.partition_column} | {ROW_DIGEST: pl.Int64}
-            ),
-        )
+        rows = found.get(key, collector.empty_index())
         buffer = io.BytesIO()
         rows.write_parquet(buffer, compression="zstd", compression_level=1, statistics=False)
         session.execute(
